@@ -44,3 +44,26 @@ __all__ = [
     "imagenet_categories", "load_into", "preset", "profile", "read_checkpoint", "round_filters",
     "round_repeats", "stages", "weight_spec",
 ]
+
+# Images and class activation maps (effnet.images, effnet.attention, effnet.cam).
+from .attention import AttentionStats
+from .cam import (
+    METHODS,
+    CamModel,
+    CamResult,
+    checkpoint_model,
+    compare_family,
+    compare_resolutions,
+    compare_stages,
+    compute_cam,
+    overlap_matrix,
+    trained_model,
+    untrained_model,
+)
+from .images import ImageError, load_image
+
+__all__ += [
+    "METHODS", "AttentionStats", "CamModel", "CamResult", "ImageError",
+    "checkpoint_model", "compare_family", "compare_resolutions", "compare_stages", "compute_cam",
+    "load_image", "overlap_matrix", "trained_model", "untrained_model",
+]
