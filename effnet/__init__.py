@@ -67,3 +67,8 @@ __all__ += [
     "checkpoint_model", "compare_family", "compare_resolutions", "compare_stages", "compute_cam",
     "load_image", "overlap_matrix", "trained_model", "untrained_model",
 ]
+
+# Latency, measured honestly on the GPU when there is one and on the CPU otherwise (effnet.latency).
+from .latency import Latency, LatencyError, cuda_available, device_description, measure_latency
+
+__all__ += ["Latency", "LatencyError", "cuda_available", "device_description", "measure_latency"]

@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# One prepared check for a GPU machine (issue 3): CUDA latency tests, B0-B7 latency at batch 1 and 32 in
+# float32 and float16, and the CLI's latency on CUDA. Run from the repository root:
+#
+#     OUT=/some/folder bash benchmarks/gpu_check.sh
+#
+# Writes into $OUT (default ./gpu_check_out): nvidia_smi.txt, pytest_latency.txt, gpu_latency.md,
+# gpu_latency.json, gpu_latency.log, profile_b0_cuda.json. Every step is bounded by `timeout`; the
+# whole script stays under about 6 minutes on an H100. Networks are built untrained: no downloads.
+set -u
+cd "$(dirname "$0")/.."
+OUT="${OUT:-$PWD/gpu_check_out}"
+mkdir -p "$OUT"
+PY="${PYTHON:-python3}"
+started=$(date +%s)
+step() { echo; echo "== $* ($(( $(date +%s) - started )) s)"; }
+
+step "python and torch"
+if ! "$PY" -c "import torch, torchvision" 2>/dev/null; then
+    echo "torch missing: trying pip (needs a package index)"
+    "$PY" -m pip install -q --retries 0 --timeout 10 torch==2.14.1 torchvision==0.29.1 pytest || true
+fi
+# effnet from this checkout without installing it (the machine may have no network for `pip install -e .`)
+export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
+"$PY" -c "import sys, torch, torchvision; print(sys.version.split()[0], 'torch', torch.__version__, 'cuda', torch.version.cuda, 'torchvision', torchvision.__version__); print('GPU:', torch.cuda.get_device_name() if torch.cuda.is_available() else 'none')"
+
+step "nvidia-smi"
+nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.max.sm,power.limit --format=csv 2>&1 | tee "$OUT/nvidia_smi.txt"
+nvidia-smi >>"$OUT/nvidia_smi.txt" 2>&1 || true
+
+step "pytest tests/test_latency.py (CUDA tests included)"
+timeout 150 "$PY" -m pytest -q -p no:cacheprovider tests/test_latency.py 2>&1 | tee "$OUT/pytest_latency.txt" | tail -15
+
+step "latency benchmark: B0-B7, batch 1 and 32, float32 and float16 (4 s budget a row)"
+timeout 270 "$PY" benchmarks/latency.py --presets b0,b1,b2,b3,b4,b5,b6,b7 --batches 1,32 --dtypes float32,float16 \
+    --device cuda --time-budget 4 --markdown "$OUT/gpu_latency.md" --json "$OUT/gpu_latency.json" \
+    2>"$OUT/gpu_latency.log" >/dev/null
+echo "exit status $?"
+cat "$OUT/gpu_latency.md" 2>/dev/null || tail -5 "$OUT/gpu_latency.log"
+
+step "python -m effnet profile --preset b0 --latency --device cuda --json"
+timeout 60 "$PY" -m effnet profile --preset b0 --latency --device cuda --json >"$OUT/profile_b0_cuda.json"
+echo "exit status $?"
+"$PY" -c "import json, sys; d = json.load(open(sys.argv[1])); print(d['params'], d['macs'], d['latency'])" "$OUT/profile_b0_cuda.json" 2>/dev/null \
+    || echo "(no JSON written)"
+
+step "done"

@@ -1,0 +1,282 @@
+"""`python -m effnet`: profile a configuration, list the presets, time a network, explain a prediction.
+
+    python -m effnet profile --preset b3 [--json]
+    python -m effnet profile --phi 2.5 [--alpha 1.2 --beta 1.1 --gamma 1.15] [--variant lite] [--json]
+    python -m effnet profile --depth 2 --width 1 --resolution 224 [--variant lite] [--json]
+    python -m effnet profile --preset b0 --latency [--device auto|cpu|cuda] [--batch 8] [--dtype float16]
+                             [--channels-last] [--runs N] [--time-budget S] [--json]
+    python -m effnet presets [--json]
+    python -m effnet cam ...          (when effnet.cli_cam is installed)
+
+The only place in the package that prints. A mistake in the arguments exits with status 2 and one
+line on stderr (no traceback); --json prints exactly one JSON object on stdout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import sys
+from types import ModuleType
+from typing import NoReturn, Sequence, TextIO
+
+from .latency import Latency, measure_latency
+from .profile import Profile, profile
+from .scaling import ALPHA, BETA, GAMMA, PRESETS, VARIANTS, ScalingConfig, compound, preset
+
+
+def _load_cam_module() -> ModuleType | None:
+    """The Grad-CAM subcommand's module (effnet.cli_cam, written separately), or None if absent."""
+    try:
+        return importlib.import_module(f"{__package__}.cli_cam")
+    except ModuleNotFoundError as missing:
+        if missing.name != f"{__package__}.cli_cam":  # cli_cam is there but something it needs is not
+            raise
+        return None
+
+
+USAGE_ERROR = 2
+
+
+class UsageError(ValueError):
+    """Arguments that do not make sense together; shown as one line, exit status 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a mistake is reported on one line (no usage block) with exit status 2."""
+
+    def error(self, message: str) -> NoReturn:
+        _fail(f"{self.prog}: error: {message}")
+        raise SystemExit(USAGE_ERROR)
+
+
+def _fail(message: str) -> None:
+    print(" ".join(str(message).split()), file=sys.stderr)
+
+
+def build_parser(cam_module: ModuleType | None = None) -> argparse.ArgumentParser:
+    """The argument parser; `cam_module` (effnet.cli_cam) adds the 'cam' subcommand when given."""
+    parser = _Parser(prog="python -m effnet", description="Build, profile and explain compound-scaled EfficientNets.")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    prof = commands.add_parser("profile", help="parameters, multiply-adds, memory and (optionally) latency of one configuration")
+    which = prof.add_argument_group("which network (choose one way)")
+    which.add_argument("--preset", help=f"an official configuration: {', '.join(PRESETS)}")
+    which.add_argument("--phi", type=float, help="compound coefficient: d = alpha^phi, w = beta^phi, r = 224 * gamma^phi")
+    which.add_argument("--alpha", type=float, help=f"depth base for --phi (default {ALPHA})")
+    which.add_argument("--beta", type=float, help=f"width base for --phi (default {BETA})")
+    which.add_argument("--gamma", type=float, help=f"resolution base for --phi (default {GAMMA})")
+    which.add_argument("--depth", type=float, help="depth multiplier of a custom configuration (default 1)")
+    which.add_argument("--width", type=float, help="width multiplier of a custom configuration (default 1)")
+    which.add_argument("--resolution", type=int, help="input side in pixels (custom, or to feed a preset another size)")
+    which.add_argument("--variant", choices=VARIANTS, help="'b' (the paper's) or 'lite' for --phi and custom configurations")
+    timing = prof.add_argument_group("latency (random weights: timing does not depend on their values)")
+    timing.add_argument("--latency", action="store_true", help="also time forward passes")
+    timing.add_argument("--device", choices=("auto", "cpu", "cuda"), help="where to time (default auto: the GPU if there is one)")
+    timing.add_argument("--batch", type=int, help="images per forward pass (default 1)")
+    timing.add_argument("--dtype", help="float32 (default), float16 (GPU only) or bfloat16")
+    timing.add_argument("--channels-last", action="store_true", help="NHWC memory format")
+    timing.add_argument("--runs", type=int, help="timed runs (default: chosen from the warm-up time)")
+    timing.add_argument("--time-budget", type=float, help="seconds the whole measurement may take")
+    prof.add_argument("--json", action="store_true", help="print one JSON object instead of tables")
+
+    listing = commands.add_parser("presets", help="the official configurations with their parameters and multiply-adds")
+    listing.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
+
+    if cam_module is not None:
+        cam_module.add_parser(commands)
+    return parser
+
+
+# ---------------------------------------------------------------------------------------------
+# profile
+# ---------------------------------------------------------------------------------------------
+def config_from_arguments(args: argparse.Namespace) -> ScalingConfig:
+    """The ScalingConfig the profile arguments describe; UsageError when they conflict."""
+    custom = args.depth is not None or args.width is not None
+    chosen = [name for name, given in (("--preset", args.preset is not None), ("--phi", args.phi is not None), ("--depth/--width", custom)) if given]
+    if len(chosen) > 1:
+        raise UsageError(f"choose one of --preset, --phi or --depth/--width, not {' and '.join(chosen)}")
+    coefficients = {"alpha": args.alpha, "beta": args.beta, "gamma": args.gamma}
+    if args.phi is None and any(value is not None for value in coefficients.values()):
+        raise UsageError("--alpha, --beta and --gamma set the compound rule and need --phi")
+    if args.preset is not None:
+        if args.variant is not None:
+            raise UsageError("a preset fixes its variant: use b0..b7 or lite0..lite4, without --variant")
+        config = preset(args.preset)
+        return config if args.resolution is None else config.with_resolution(args.resolution)
+    if args.phi is not None:
+        given = {name: value for name, value in coefficients.items() if value is not None}
+        config = compound(args.phi, variant=args.variant or "b", **given)
+        return config if args.resolution is None else config.with_resolution(args.resolution)
+    if not custom and args.resolution is None:
+        raise UsageError("say what to profile: --preset NAME, --phi VALUE or --depth/--width/--resolution")
+    return ScalingConfig(
+        depth=1.0 if args.depth is None else args.depth,
+        width=1.0 if args.width is None else args.width,
+        resolution=224 if args.resolution is None else args.resolution,
+        variant=args.variant or "b",
+    )
+
+
+def _run_profile(args: argparse.Namespace) -> int:
+    timing_options = {"--device": args.device, "--batch": args.batch, "--dtype": args.dtype, "--runs": args.runs, "--time-budget": args.time_budget}
+    stray = [name for name, value in timing_options.items() if value is not None] + (["--channels-last"] if args.channels_last else [])
+    if stray and not args.latency:
+        raise UsageError(f"{', '.join(stray)} {'needs' if len(stray) == 1 else 'need'} --latency")
+    config = config_from_arguments(args)
+    result = profile(config)
+    latency = None
+    if args.latency:
+        progress = _ProgressBar(sys.stderr) if sys.stderr.isatty() else None
+        try:
+            latency = measure_latency(
+                config,
+                batch=1 if args.batch is None else args.batch,
+                device=args.device or "auto",
+                dtype=args.dtype or "float32",
+                runs=args.runs,
+                channels_last=args.channels_last,
+                time_budget_s=args.time_budget,
+                progress=progress,
+            )
+        finally:
+            if progress is not None:
+                progress.close()
+    if args.json:
+        document = result.as_dict()
+        if latency is not None:
+            document["latency"] = latency.as_dict()
+        print(json.dumps(document, indent=2))
+    else:
+        print(format_profile(result, latency))
+    return 0
+
+
+def format_profile(result: Profile, latency: Latency | None = None) -> str:
+    """The stage table laid out like the paper's Table 1, with per-stage cost, then the totals."""
+    config = result.config
+    header = ("Stage", "Operator", "Resolution", "Channels", "Layers", "Params", "MACs")
+    rows = [
+        (
+            str(row.stage.index),
+            row.stage.operator,
+            f"{row.stage.input_resolution}x{row.stage.input_resolution}",
+            str(row.stage.out_channels),
+            str(row.stage.layers),
+            _si(row.params),
+            _si(row.macs),
+        )
+        for row in result.stages
+    ]
+    lines = [
+        f"{config.label}: variant {config.variant}, depth {config.depth:.4g}, width {config.width:.4g}, "
+        f"resolution {config.resolution}x{config.resolution}",
+        "",
+        *_table(header, rows, left=(1,)),
+        "",
+        f"{result.params / 1e6:.2f} M parameters ({result.params:,})",
+        f"{result.macs / 1e9:.2f} G multiply-adds ({result.flops / 1e9:.2f} GFLOPs); the paper's \"FLOPs\" are multiply-adds",
+        f"activation memory (float32, estimated): {_mib(result.activation_bytes)} peak per image for inference, "
+        f"{_mib(result.training_activation_bytes)} per image kept for a backward pass",
+    ]
+    if latency is not None:
+        lines.append(f"latency: {latency.summary()}")
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------------------------
+# presets
+# ---------------------------------------------------------------------------------------------
+def _run_presets(args: argparse.Namespace) -> int:
+    entries = []
+    for name in PRESETS:
+        config = preset(name)
+        cost = profile(config)
+        entries.append(
+            {
+                "name": name, "label": config.label, "variant": config.variant, "depth": config.depth,
+                "width": config.width, "resolution": config.resolution, "dropout": config.dropout,
+                "params": cost.params, "macs": cost.macs, "flops": cost.flops,
+            }
+        )
+    if args.json:
+        print(json.dumps({"presets": entries}, indent=2))
+        return 0
+    header = ("Preset", "Variant", "Width", "Depth", "Resolution", "Dropout", "Params", "Multiply-adds")
+    rows = [
+        (e["name"], e["variant"], f"{e['width']:g}", f"{e['depth']:g}", str(e["resolution"]), f"{e['dropout']:g}",
+         f"{e['params'] / 1e6:.2f} M", f"{e['macs'] / 1e9:.2f} G")
+        for e in entries
+    ]
+    print("\n".join(_table(header, rows, left=(0, 1))))
+    return 0
+
+
+# ---------------------------------------------------------------------------------------------
+# formatting helpers
+# ---------------------------------------------------------------------------------------------
+def _table(header: Sequence[str], rows: Sequence[Sequence[str]], left: Sequence[int] = ()) -> list[str]:
+    widths = [max(len(cell) for cell in column) for column in zip(header, *rows)]
+
+    def line(cells: Sequence[str]) -> str:
+        return "  ".join(cell.ljust(w) if i in left else cell.rjust(w) for i, (cell, w) in enumerate(zip(cells, widths))).rstrip()
+
+    return [line(header), line(["-" * w for w in widths])] + [line(row) for row in rows]
+
+
+def _si(value: float) -> str:
+    for factor, unit in ((1e9, "G"), (1e6, "M"), (1e3, "K")):
+        if abs(value) >= factor:
+            return f"{value / factor:.3g} {unit}"
+    return f"{value:g}"
+
+
+def _mib(num_bytes: float) -> str:
+    return f"{num_bytes / 2**20:,.1f} MiB"
+
+
+class _ProgressBar:
+    """A one-line bar on a terminal's stderr, for long latency measurements."""
+
+    def __init__(self, stream: TextIO, width: int = 30) -> None:
+        self.stream, self.width, self.shown = stream, width, False
+
+    def __call__(self, fraction: float, message: str) -> None:
+        filled = int(round(self.width * max(0.0, min(1.0, fraction))))
+        self.stream.write(f"\r[{'#' * filled}{'.' * (self.width - filled)}] {100 * fraction:3.0f}% {message[:40]:<40}")
+        self.stream.flush()
+        self.shown = True
+
+    def close(self) -> None:
+        if self.shown:
+            self.stream.write("\n")
+            self.stream.flush()
+
+
+# ---------------------------------------------------------------------------------------------
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line; returns the exit status (0, or 2 for a usage mistake)."""
+    cam_module = _load_cam_module()
+    parser = build_parser(cam_module)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as stop:  # --help (0) or a parse error already reported on one line (2)
+        return stop.code if isinstance(stop.code, int) else USAGE_ERROR
+    try:
+        if args.command == "profile":
+            return _run_profile(args)
+        if args.command == "presets":
+            return _run_presets(args)
+        if args.command == "cam" and cam_module is not None:
+            return int(cam_module.run(args))
+        parser.error(f"unknown command {args.command!r}")
+    except ValueError as mistake:  # ConfigError, LatencyError, UsageError, ...: the user's to fix
+        _fail(f"{parser.prog} {args.command}: error: {mistake}")
+        return USAGE_ERROR
+    except SystemExit as stop:
+        return stop.code if isinstance(stop.code, int) else USAGE_ERROR
+    except BrokenPipeError:  # `| head` closed stdout: nothing left to say
+        return 0
+    return 0
