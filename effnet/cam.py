@@ -91,7 +91,7 @@ DEFAULT_LAYER = "head"
 STAGES: tuple[str, ...] = ("stage4", "stage5", "stage6", "stage7", "stage8", "head")
 UNTRAINED_LABEL = "untrained (random weights)"
 # The profile's training_activation_bytes (everything autograd could keep for one image) must stay
-# below this: every published preset fits (B7 at 600 px: 3.3 GiB), a custom giant does not.
+# below this: every published preset fits (B7 at 600 px: 3.7 GiB), a custom giant does not.
 MAX_CAM_BYTES = int(os.environ.get("EFFNET_MAX_CAM_BYTES", 4 * 2**30))
 
 

@@ -88,11 +88,11 @@ class Profile:
     params: int
     macs: int  # multiply-adds: the paper's "FLOPs"
     stages: tuple[StageProfile, ...]
-    # Peak float32 bytes alive at once in an inference pass of one image: the largest, over layers,
-    # of a block's input (kept for the residual) + its expanded map + its depthwise output.
+    # Peak float32 bytes of activations alive at once in an inference pass of one image, as eager
+    # PyTorch runs effnet's modules (see "Memory model" below; tests/test_profile.py measures it).
     activation_bytes: int
-    # Float32 bytes of every intermediate map of one image: what autograd keeps for a backward
-    # pass (training, Grad-CAM); an upper bound, as in-place activations share some of them.
+    # Float32 bytes of the activations autograd keeps for a backward pass of one image in training
+    # mode (training, Grad-CAM), weights excluded (see "Memory model" below; measured in the tests).
     training_activation_bytes: int
 
     @property
@@ -119,32 +119,51 @@ class Profile:
         }
 
 
-def _profile_stage(stage: Stage, num_classes: int) -> tuple[int, int, int, int]:
-    """(params, macs, peak bytes, stored bytes) of one stage."""
+# Memory model: what eager PyTorch keeps alive when it runs effnet's modules on one image.
+# - A convolution's output and its batch norm's output are two tensors (the activation then works in
+#   place), so inside a conv + batch norm the live maps are its input and two copies of its output.
+# - Under autograd a conv + batch norm + activation keeps three maps: the conv output (for batch
+#   norm's backward), a copy of the batch norm output (the in-place activation's backward needs the
+#   value it overwrote) and the activation's output (for the next layer). The project conv + batch
+#   norm keeps two; squeeze-and-excitation keeps its gated map; in training, stochastic depth keeps
+#   the branch output of a residual block too.
+# - A module call holds its argument until it returns: the stem's output stays alive through all
+#   the stages, a stage's input through all of its blocks.
+# Lite networks built with TensorFlow padding (the default for Lite) also keep padded copies of the
+# depthwise inputs: up to about 10% more than this model, as the tests measure.
+def _profile_stage(stage: Stage, num_classes: int, stem_output: int = 0) -> tuple[int, int, int, int]:
+    """(params, macs, peak bytes, stored bytes) of one stage.
+
+    `stem_output`: values in the stem's output map if the caller still holds it while this stage runs
+    (every MBConv stage after the first), else 0.
+    """
     b = BYTES_PER_VALUE
     if stage.kind == "stem":
         p, m = _conv(3, stage.out_channels, 3, stage.output_resolution)
         out = stage.out_channels * stage.output_resolution**2
-        return p, m, b * (3 * stage.input_resolution**2 + out), b * 2 * out
+        return p, m, b * (3 * stage.input_resolution**2 + 2 * out), b * 3 * out
     if stage.kind == "head":
         size = stage.input_resolution
         p, m = _conv(stage.in_channels, stage.out_channels, 1, size)
         p += stage.out_channels * num_classes + num_classes
         m += stage.out_channels * num_classes
         out = stage.out_channels * size * size
-        return p, m, b * (stage.in_channels * size * size + out), b * (2 * out + stage.out_channels)
+        # the pooled vector is kept twice: by the classifier and by dropout's mask
+        return p, m, b * (stage.in_channels * size * size + 2 * out), b * (3 * out + 2 * stage.out_channels)
     params = macs = peak = stored = 0
+    stage_input = _numel(stage.input_shape)
     for layer in range(stage.layers):
         steps = block_steps(stage, first=layer == 0)
         params += sum(s.params for s in steps)
         macs += sum(s.macs for s in steps)
+        maps = {s.name: _numel(s.output_shape) for s in steps}
         block_input = _numel(steps[0].input_shape)
-        maps = [_numel(s.output_shape) for s in steps]
-        expanded = maps[0] if stage.expand_ratio != 1 else 0
-        depthwise_out = _numel(next(s for s in steps if s.name == "depthwise").output_shape)
-        peak = max(peak, b * (block_input + expanded + depthwise_out))
-        # conv output + its batch norm output for each conv, the SE output and the projection
-        stored += b * sum(2 * n for n in maps)
+        expanded, depthwise, output = maps.get("expand", 0), maps["depthwise"], maps["project"]
+        held = stem_output + (stage_input if layer > 0 else 0)
+        # expand, then depthwise (the expanded map is still referenced), then project
+        inside = max(2 * expanded, expanded + 2 * depthwise, depthwise + 2 * output)
+        peak = max(peak, b * (held + block_input + inside))
+        stored += b * (3 * expanded + 3 * depthwise + maps.get("squeeze-excite", 0) + 2 * output + maps.get("residual", 0))
     return params, macs, peak, stored
 
 
@@ -160,8 +179,13 @@ def profile(config: ScalingConfig) -> Profile:
     """
     rows = []
     params = macs = peak = stored = 0
+    stem_output = 0
     for stage in stages(config):
-        p, m, stage_peak, stage_stored = _profile_stage(stage, config.num_classes)
+        # the first MBConv stage's input is the stem's output itself, so it is not held twice
+        held = stem_output if stage.kind == "mbconv" and stage.index > 2 else 0
+        p, m, stage_peak, stage_stored = _profile_stage(stage, config.num_classes, held)
+        if stage.kind == "stem":
+            stem_output = _numel(stage.output_shape)
         rows.append(StageProfile(stage, p, m, BYTES_PER_VALUE * _numel(stage.output_shape)))
         params, macs = params + p, macs + m
         peak, stored = max(peak, stage_peak), stored + stage_stored
