@@ -1,0 +1,1 @@
+"""Widgets that return plain values, the Plotly charts, and small display helpers."""

