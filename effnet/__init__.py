@@ -5,10 +5,29 @@
     effnet.stages(config)                    # the paper's Table 1 for this configuration
     effnet.profile(config).macs              # multiply-adds, in closed form (no weights built)
     model = effnet.build(config)             # a torch.nn.Module
+    effnet.measure_latency(model)            # GPU when there is one, CPU otherwise
+    effnet.compare_family("assets/chelsea.jpg")   # Grad-CAM of the trained Lite0/1/2
+
+The scaling arithmetic and the profile are pure Python and import at once; everything that needs
+torch (the builder, weights, latency, Grad-CAM, images) is imported on first use, so the app's
+slider path starts without paying the seconds that importing torch costs.
 """
 
-from .model import LAYER_NAMES, MAX_BUILD_BYTES, EfficientNet, build, check_buildable
-from .profile import Profile, StageProfile, Step, block_steps, flops_growth, profile
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from .profile import (
+    MAX_BUILD_BYTES,
+    Profile,
+    StageProfile,
+    Step,
+    block_steps,
+    check_buildable,
+    flops_growth,
+    profile,
+)
 from .scaling import (
     ALPHA,
     BETA,
@@ -24,51 +43,41 @@ from .scaling import (
     round_repeats,
     stages,
 )
-from .weights import (
-    PRETRAINED,
-    Preprocessing,
-    WeightsError,
-    WeightsUnavailableError,
-    WeightSpec,
-    imagenet_categories,
-    load_into,
-    read_checkpoint,
-    weight_spec,
-)
+
+# name -> the module that defines it, imported when the name is first used
+_LAZY = {
+    "model": ("LAYER_NAMES", "EfficientNet", "build"),
+    "weights": (
+        "PRETRAINED", "Preprocessing", "WeightSpec", "WeightsError", "WeightsUnavailableError",
+        "imagenet_categories", "load_into", "read_checkpoint", "weight_spec",
+    ),
+    "attention": ("AttentionStats",),
+    "cam": (
+        "METHODS", "CamModel", "CamResult", "checkpoint_model", "compare_family", "compare_resolutions",
+        "compare_stages", "compute_cam", "overlap_matrix", "trained_model", "untrained_model",
+    ),
+    "images": ("ImageError", "load_image"),
+    "latency": ("Latency", "LatencyError", "cuda_available", "device_description", "measure_latency"),
+}
+_LAZY_NAMES = {name: module for module, names in _LAZY.items() for name in names}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY_NAMES.get(name)
+    if module is None:
+        raise AttributeError(f"module 'effnet' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value  # later look-ups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY_NAMES))
+
 
 __all__ = [
-    "ALPHA", "BETA", "GAMMA", "PRESETS", "PRETRAINED", "LAYER_NAMES", "MAX_BUILD_BYTES",
-    "ConfigError", "EfficientNet", "Preprocessing", "Profile", "ScalingConfig", "Stage", "StageProfile",
-    "Step", "WeightSpec", "WeightsError", "WeightsUnavailableError",
-    "block_steps", "build", "check_buildable", "compound", "flops_growth", "flops_ratio_per_phi",
-    "imagenet_categories", "load_into", "preset", "profile", "read_checkpoint", "round_filters",
-    "round_repeats", "stages", "weight_spec",
+    "ALPHA", "BETA", "GAMMA", "MAX_BUILD_BYTES", "PRESETS", "ConfigError", "Profile", "ScalingConfig",
+    "Stage", "StageProfile", "Step", "block_steps", "check_buildable", "compound", "flops_growth",
+    "flops_ratio_per_phi", "preset", "profile", "round_filters", "round_repeats", "stages",
+    *_LAZY_NAMES,
 ]
-
-# Images and class activation maps (effnet.images, effnet.attention, effnet.cam).
-from .attention import AttentionStats
-from .cam import (
-    METHODS,
-    CamModel,
-    CamResult,
-    checkpoint_model,
-    compare_family,
-    compare_resolutions,
-    compare_stages,
-    compute_cam,
-    overlap_matrix,
-    trained_model,
-    untrained_model,
-)
-from .images import ImageError, load_image
-
-__all__ += [
-    "METHODS", "AttentionStats", "CamModel", "CamResult", "ImageError",
-    "checkpoint_model", "compare_family", "compare_resolutions", "compare_stages", "compute_cam",
-    "load_image", "overlap_matrix", "trained_model", "untrained_model",
-]
-
-# Latency, measured honestly on the GPU when there is one and on the CPU otherwise (effnet.latency).
-from .latency import Latency, LatencyError, cuda_available, device_description, measure_latency
-
-__all__ += ["Latency", "LatencyError", "cuda_available", "device_description", "measure_latency"]

@@ -6,7 +6,6 @@ disagree about the architecture.
 
 from __future__ import annotations
 
-import os
 from functools import partial
 from pathlib import Path
 from typing import Mapping
@@ -15,12 +14,9 @@ import torch
 from torch import nn
 
 from .blocks import Conv2dSame, MBConv, conv_norm_activation
-from .profile import profile
-from .scaling import ConfigError, ScalingConfig, stages
+from .profile import MAX_BUILD_BYTES, check_buildable
+from .scaling import ScalingConfig, stages
 
-# Refuse to allocate a network whose weights plus one image's activations would exceed this.
-# A classroom server holds several models at once on a 2-core, 24 GiB machine.
-MAX_BUILD_BYTES = int(os.environ.get("EFFNET_MAX_BUILD_BYTES", 3 * 2**30))
 
 
 class EfficientNet(nn.Module):
@@ -109,19 +105,6 @@ class EfficientNet(nn.Module):
 
 
 LAYER_NAMES: tuple[str, ...] = ("stem",) + tuple(f"stage{i}" for i in range(2, 9)) + ("head",)
-
-
-def check_buildable(config: ScalingConfig, max_bytes: int = MAX_BUILD_BYTES) -> int:
-    """Estimated bytes to build `config` and run one image; raises ConfigError above `max_bytes`."""
-    p = profile(config)
-    needed = 4 * p.params + p.activation_bytes
-    if needed > max_bytes:
-        raise ConfigError(
-            f"{config.label} would need about {needed / 2**30:.1f} GiB ({p.params / 1e6:.0f} M parameters "
-            f"at {config.resolution}x{config.resolution}); this server builds networks up to "
-            f"{max_bytes / 2**30:.1f} GiB: lower depth, width or resolution"
-        )
-    return needed
 
 
 def build(

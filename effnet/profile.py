@@ -15,12 +15,17 @@ other common convention (one multiply-add = 2 floating point operations) is `flo
 
 from __future__ import annotations
 
+import os
 from dataclasses import asdict, dataclass
 from functools import lru_cache
 
-from .scaling import ALPHA, BETA, GAMMA, ScalingConfig, Stage, compound, conv_output_size, stages
+from .scaling import ALPHA, BETA, GAMMA, ConfigError, ScalingConfig, Stage, compound, conv_output_size, stages
 
 BYTES_PER_VALUE = 4  # float32
+
+# Refuse to allocate a network whose weights plus one image's activations would exceed this.
+# A classroom server holds several models at once on a 2-core, 24 GiB machine.
+MAX_BUILD_BYTES = int(os.environ.get("EFFNET_MAX_BUILD_BYTES", 3 * 2**30))
 
 
 @dataclass(frozen=True)
@@ -225,3 +230,16 @@ def flops_growth(
             }
         )
     return series
+
+
+def check_buildable(config: ScalingConfig, max_bytes: int = MAX_BUILD_BYTES) -> int:
+    """Estimated bytes to build `config` and run one image; raises ConfigError above `max_bytes`."""
+    p = profile(config)
+    needed = 4 * p.params + p.activation_bytes
+    if needed > max_bytes:
+        raise ConfigError(
+            f"{config.label} would need about {needed / 2**30:.1f} GiB ({p.params / 1e6:.0f} M parameters "
+            f"at {config.resolution}x{config.resolution}); this server builds networks up to "
+            f"{max_bytes / 2**30:.1f} GiB: lower depth, width or resolution"
+        )
+    return needed
