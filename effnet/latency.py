@@ -36,8 +36,8 @@ import torch
 from torch import nn
 
 from .blocks import Conv2dSame
-from .model import MAX_BUILD_BYTES, EfficientNet, build
-from .profile import profile
+from .model import EfficientNet, build
+from .profile import MAX_BUILD_BYTES, profile
 from .scaling import ScalingConfig
 
 DTYPES: dict[str, torch.dtype] = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}

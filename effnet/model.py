@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from .blocks import Conv2dSame, MBConv, conv_norm_activation
-from .profile import MAX_BUILD_BYTES, check_buildable
+from .profile import check_buildable
 from .scaling import ScalingConfig, stages
 
 

@@ -169,10 +169,19 @@ def load_pretrained(model: EfficientNet, config: ScalingConfig) -> None:
     )
 
 
+def _torchvision_cache_path(key: str) -> Path:
+    """Where torch.hub keeps torchvision's weights file for preset `key` once downloaded."""
+    return Path(torch.hub.get_dir()) / "checkpoints" / os.path.basename(_torchvision_weights(key).url)
+
+
+def available_offline() -> tuple[str, ...]:
+    """The presets whose trained weights load without a network: Lite0-2 always, B0-B7 if cached."""
+    return tuple(name for name in PRETRAINED if name in _LITE_PACKAGES or _torchvision_cache_path(name).is_file())
+
+
 def _torchvision_state_dict(key: str) -> dict[str, torch.Tensor]:
     tv_weights = _torchvision_weights(key)
-    filename = os.path.basename(tv_weights.url)
-    cached = Path(torch.hub.get_dir()) / "checkpoints" / filename
+    cached = _torchvision_cache_path(key)
     if cached.is_file():
         return torch.load(cached, map_location="cpu", weights_only=True)
     previous = socket.getdefaulttimeout()

@@ -27,14 +27,7 @@ CAT_CLASSES = range(281, 286)  # tabby, tiger cat, Persian cat, Siamese cat, Egy
 CAT_FACE = (100, 60, 360, 290)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread():
-    # The test machine's 2 cores are shared; with 2 OpenMP threads competing with other processes a
-    # forward pass slows from 0.1 s to 4 s. Results do not depend on the thread count.
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

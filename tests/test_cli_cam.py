@@ -11,7 +11,6 @@ import sys
 from pathlib import Path
 
 import pytest
-import torch
 from PIL import Image
 
 from effnet import cli_cam
@@ -20,13 +19,7 @@ ROOT = Path(__file__).resolve().parent.parent
 ASSETS = ROOT / "assets"
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread():
-    # The 2 test cores are shared; one intra-op thread keeps the time predictable (see test_cam.py).
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def parse(argv: list[str]) -> argparse.Namespace:

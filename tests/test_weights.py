@@ -13,7 +13,6 @@ import torchvision
 from PIL import Image
 
 import effnet
-from effnet import weights
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
 CAT_CLASSES = range(281, 286)  # tabby, tiger cat, Persian, Siamese, Egyptian cat
