@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from app.components.controls import Selection
+from app.services import latency  # torch-free until a measurement starts
 
 BATCH_SIZES = (1, 8, 32)
 _RESULT = "latency_result"
@@ -22,13 +23,9 @@ def latency_options(on_gpu: bool) -> tuple[int, str]:
 
 def latency_section(selection: Selection) -> None:
     """Measure the current configuration on demand; keep the last result on screen."""
-    # Imported here, not at the top: it imports torch (seconds), and everything above this section
-    # on the page is pure arithmetic that should appear at once.
-    from app.services import latency
-
-    device, device_name, on_gpu = latency.device()
-    st.caption(f"Runs on {device_name} ({'GPU' if on_gpu else 'CPU: no GPU on this server'}). "
-               "The network is built untrained: timing does not depend on the weights' values.")
+    _, device_name, on_gpu = latency.device()
+    st.caption(f"Runs on {device_name}. The network is built untrained: timing does not depend on the "
+               "weights' values.")
     batch, dtype = latency_options(on_gpu)
     config = selection.config
     if st.button(f"Measure latency of {config.label}", key="latency_run", type="primary"):

@@ -14,9 +14,10 @@ import streamlit as st
 import effnet
 from app.components import cam_panels, controls
 from app.components.text import escape_markdown
-from app.services import cam as cam_service
-from effnet import cam
 from effnet.images import ACCEPTED, ImageError
+
+# effnet.cam and the CAM service import torch (seconds on a cold server): they are imported inside the
+# functions, after render() has put the page up with a spinner, instead of before anything shows.
 
 ASSETS = Path(__file__).resolve().parents[2] / "assets"
 SAMPLES = ("chelsea.jpg", "coffee.jpg", "astronaut.jpg")
@@ -51,6 +52,8 @@ def _images() -> list[tuple[str, bytes]]:
 
 def _settings() -> tuple[str, str, int | None]:
     """(comparison, method, shared target class index or None for each network's own top-1)."""
+    from effnet import cam
+
     columns = st.columns([3, 1, 2])
     comparison = columns[0].selectbox("Comparison", list(COMPARISONS), format_func=COMPARISONS.get, key="cam_comparison")
     method = columns[1].selectbox("Method", cam.METHODS, format_func=cam.METHOD_LABELS.get, key="cam_method")
@@ -70,6 +73,9 @@ def _settings() -> tuple[str, str, int | None]:
 
 def _requests(comparison: str, selection: controls.Selection, checkpoint: tuple[str, bytes] | None):
     """The (model source, layers, resolution) of each map call of `comparison`."""
+    from app.services import cam as cam_service
+    from effnet import cam
+
     reference = cam_service.ModelSource("trained", REFERENCE)
     if comparison == "family":
         return [(cam_service.ModelSource("trained", name), (None,), None) for name in ("lite0", "lite1", "lite2")]
@@ -86,14 +92,17 @@ def _requests(comparison: str, selection: controls.Selection, checkpoint: tuple[
 
 
 def _compute(image_name: str, image_bytes: bytes, requests, method: str, target: int | None,
-             checkpoint: bytes | None) -> list[cam_service.Panel] | None:
+             checkpoint: bytes | None) -> list | None:
+    """The panels of one image (cam_service.Panel), or None after showing a one-line error."""
+    from app.services import cam as cam_service
+
     image_digest = cam_service.digest(image_bytes)
     try:
         image = cam_service.decode_image(image_digest, image_bytes, image_name)
     except ImageError as error:
         st.error(escape_markdown(str(error)))
         return None
-    panels: list[cam_service.Panel] = []
+    panels = []
     bar = st.progress(0.0, text="loading the networks…")
     try:
         with st.spinner("Computing class-activation maps…"):
@@ -117,6 +126,8 @@ def render() -> None:
     st.caption("Where does each network look when it names the class? Heatmaps over the original photo: "
                "the part outside the square crop the network saw is dimmed. Each map is scaled to 0–1 on its own.")
     controls.show_messages(selection)
+    with st.spinner("Loading PyTorch and the trained networks (the first visit after the server starts)…"):
+        from app.services import cam as cam_service
     images = _images()
     comparison, method, target = _settings()
 
