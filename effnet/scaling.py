@@ -135,7 +135,9 @@ def _check_number(name: str, value: object, low: float, high: float) -> None:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise ConfigError(f"{name} must be a number between {low:g} and {high:g}, got {value!r}")
     if not math.isfinite(value) or not low <= value <= high:
-        raise ConfigError(f"{name} must be between {low:g} and {high:g}, got {value!r}")
+        # 4 significant digits: 1.2**14.4 reads 13.82, not 13.823999999999998
+        shown = f"{value:.4g}" if isinstance(value, float) else str(value)
+        raise ConfigError(f"{name} must be between {low:g} and {high:g}, got {shown}")
 
 
 # ---------------------------------------------------------------------------------------------

@@ -48,8 +48,11 @@ def flops_vs_phi(series: Sequence[dict], ratio_name: str, current_phi: float | N
         figure.add_scatter(x=[current_phi], y=[current_ratio], name="current configuration", mode="markers",
                            marker=dict(color=COLORS["current"], size=14, symbol="x"))
     else:
-        figure.add_hline(y=current_ratio, line=dict(color=COLORS["current"], dash="dot"),
-                         annotation_text=f"current (manual) configuration: ×{current_ratio:.2f}")
+        # A line trace, not add_hline: on a log axis plotly places hline annotations at 10**y,
+        # which stretched the axis to 5000.
+        figure.add_scatter(x=[phis[0], phis[-1]], y=[current_ratio, current_ratio], mode="lines",
+                           name=f"current (manual) configuration: ×{current_ratio:.2f}",
+                           line=dict(color=COLORS["current"], width=2, dash="dashdot"))
     ticks = [v * 10**e for e in range(4) for v in (1, 2, 5)]
     figure.update_yaxes(type="log", title="FLOPs ÷ FLOPs at φ = 0 (log scale)", tickvals=ticks,
                         ticktext=[f"{v:g}" for v in ticks])
