@@ -16,7 +16,7 @@ other common convention (one multiply-add = 2 floating point operations) is `flo
 from __future__ import annotations
 
 import os
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from functools import lru_cache
 
 from .scaling import ALPHA, BETA, GAMMA, ConfigError, ScalingConfig, Stage, compound, conv_output_size, stages
@@ -176,12 +176,19 @@ def _numel(shape: tuple[int, int, int]) -> int:
     return shape[0] * shape[1] * shape[2]
 
 
-@lru_cache(maxsize=512)
 def profile(config: ScalingConfig) -> Profile:
     """Parameters, MACs and memory of `config`, exactly as `effnet.build(config)` has them.
 
-    Cached by value (configs are frozen), so repeated slider positions cost nothing.
+    Cached by value (configs are frozen), so repeated slider positions cost nothing. Configs that
+    differ only in `phi` (compound(1) and the same multipliers set by hand) build the same network
+    and share one computation; the result carries the caller's own config, so its label is right.
     """
+    cached = _cached_profile(config)
+    return cached if cached.config.phi == config.phi else replace(cached, config=config)
+
+
+def compute_profile(config: ScalingConfig) -> Profile:
+    """profile() without the cache (for benchmarks)."""
     rows = []
     params = macs = peak = stored = 0
     stem_output = 0
@@ -198,6 +205,9 @@ def profile(config: ScalingConfig) -> Profile:
     return Profile(config, params, macs, tuple(rows), peak, stored)
 
 
+_cached_profile = lru_cache(maxsize=512)(compute_profile)
+
+
 def flops_growth(
     phis: tuple[float, ...] = tuple(range(8)),
     alpha: float = ALPHA,
@@ -210,12 +220,18 @@ def flops_growth(
     The paper (Section 3.3) says FLOPs grow by about 2**phi; the exact factor per unit of phi is
     alpha * beta^2 * gamma^2 (1.92 with the paper's values), and rounding of channels, layers and
     resolution moves the real network off both curves.
+
+    Bad coefficients raise ConfigError. Give phis in increasing order: the series ends at the first
+    phi whose network leaves the accepted ranges (large coefficients get there before phi = 10).
     """
     base = profile(compound(0.0, alpha, beta, gamma, variant)).macs
     ratio = alpha * beta**2 * gamma**2
     series = []
     for phi in phis:
-        config = compound(float(phi), alpha, beta, gamma, variant)
+        try:
+            config = compound(float(phi), alpha, beta, gamma, variant)
+        except ConfigError:
+            break
         macs = profile(config).macs
         series.append(
             {

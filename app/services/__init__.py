@@ -1,6 +1,7 @@
 """Every cache and lock of the app lives in this package (pages and components hold none).
 
-- `profiles`: the slider path (closed-form profiles, FLOPs series), `st.cache_data` by value.
+- `profiles`: the slider path's FLOPs series (`st.cache_data` by value); profiles come from
+  effnet.profile, which caches by value itself.
 - `latency`: on-demand timing through effnet.measure_latency (which serialises measurements).
 - `cam`: trained, untrained and checkpoint networks (`st.cache_resource`, shared and read-only)
   and their class-activation maps (`st.cache_data`, keyed by the image's hash and the settings).

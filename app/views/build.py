@@ -185,8 +185,8 @@ def render() -> None:
                "no network is built (except for the latency button).")
     controls.show_messages(selection)
 
-    profile = profiles.profile(config)
-    base = profiles.profile(effnet.preset("lite0" if config.is_lite else "b0"))
+    profile = effnet.profile(config)
+    base = effnet.profile(effnet.preset("lite0" if config.is_lite else "b0"))
     _metrics(profile, base)
     st.caption(
         f"FLOPs are counted as the paper does, in multiply-adds: {profile.macs / 1e9:.3g} B. "
@@ -199,11 +199,10 @@ def render() -> None:
     left, right = st.columns(2)
     series = profiles.flops_series(selection.alpha, selection.beta, selection.gamma, config.variant, 8.0)
     current_phi = config.phi if selection.mode == "Compound" and not selection.error else None
-    zero = profiles.profile(effnet.compound(0.0, variant=config.variant))
     with left:
         if series:
             st.plotly_chart(
-                charts.flops_vs_phi(series, f"{selection.constraint:.2f}", current_phi, profile.macs / zero.macs),
+                charts.flops_vs_phi(series, f"{selection.constraint:.2f}", current_phi, profile.macs / series[0]["macs"]),
                 key="chart_flops_phi", config={"displaylogo": False},
             )
     with right:
