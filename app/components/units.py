@@ -1,0 +1,140 @@
+"""Numbers with units that fit their size: the one place the app turns a quantity into text.
+
+Every figure on screen goes through these helpers, so a projector never shows "3.85e+03 B" or
+"2359.00 M": three significant digits, an SI prefix chosen by the size (k, M, G, T, P), and never
+scientific notation. Binary prefixes (KiB, MiB, GiB) are for memory, as operating systems show it.
+"""
+
+from __future__ import annotations
+
+import math
+
+SI_PREFIXES = ((1e15, "P"), (1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k"), (1.0, ""))
+BINARY_PREFIXES = ((2**50, "PiB"), (2**40, "TiB"), (2**30, "GiB"), (2**20, "MiB"), (2**10, "KiB"), (1, "B"))
+NOT_A_NUMBER = "–"
+
+
+def _digits(value: float, significant: int = 3) -> str:
+    """A non-negative value below 1000 with `significant` digits, fixed-point: 1.00, 21.3, 386."""
+    if value == 0:
+        return "0"
+    decimals = max(0, significant - 1 - math.floor(math.log10(value)))
+    return f"{value:.{decimals}f}"
+
+
+def _round_significant(value: float, significant: int = 3) -> float:
+    """`value` rounded to `significant` digits, so that 999.7 becomes 1000 and gets the next prefix."""
+    if value == 0:
+        return 0.0
+    return round(value, significant - 1 - math.floor(math.log10(value)))
+
+
+def _scaled(value: float, prefixes: tuple[tuple[float, str], ...]) -> tuple[float, str]:
+    for factor, prefix in prefixes:
+        if value >= factor:
+            return value / factor, prefix
+    return value / prefixes[-1][0], prefixes[-1][1]
+
+
+def si(value: float, unit: str = "", significant: int = 3) -> str:
+    """`value` with an SI prefix: 5_288_548 -> '5.29 M', 3.85e12 with unit 'FLOP/s' -> '3.85 TFLOP/s'.
+
+    `unit` is a symbol glued to the prefix (FLOP/s, B); for a word, append it: si(1234) + " images/s".
+
+    Values below 1 keep up to `significant` digits in plain notation (0.5 -> '0.500'); the largest
+    prefix is P (10^15), above which the number grows ('1,230 P').
+    """
+    if value is None or not math.isfinite(value):
+        return NOT_A_NUMBER
+    sign = "-" if value < 0 else ""
+    magnitude = _round_significant(abs(value), significant)
+    if magnitude >= 1000 * SI_PREFIXES[0][0]:
+        text, prefix = f"{magnitude / SI_PREFIXES[0][0]:,.0f}", SI_PREFIXES[0][1]
+    elif magnitude >= 1 or magnitude == 0:
+        scaled, prefix = _scaled(magnitude, SI_PREFIXES)
+        text = _digits(_round_significant(scaled, significant), significant)
+    else:
+        text, prefix = _digits(magnitude, significant), ""
+    space = " " if prefix or unit else ""
+    return f"{sign}{text}{space}{prefix}{unit}"
+
+
+def signed_si(value: float, unit: str = "") -> str:
+    """A change with its sign: '+1.23 M', '-450 k', and '±0' for no change."""
+    if value == 0:
+        return f"±0 {unit}".strip()
+    return ("+" if value > 0 else "") + si(value, unit)
+
+
+def binary_bytes(count: float) -> str:
+    """Memory in binary units: 12_900_000 -> '12.3 MiB', 1.3e9 -> '1.21 GiB', 1023.9 MiB -> '1.00 GiB'."""
+    if count is None or not math.isfinite(count):
+        return NOT_A_NUMBER
+    magnitude = abs(count)
+    sign = "-" if count < 0 else ""
+    if magnitude < 1024:
+        return f"{sign}{magnitude:.0f} B"
+    for factor, unit in reversed(BINARY_PREFIXES[:-1]):  # KiB first
+        rounded = _round_significant(magnitude / factor, 3)
+        if rounded < 1000 or unit == BINARY_PREFIXES[0][1]:
+            break
+    if rounded >= 1000:  # beyond PiB
+        return f"{sign}{rounded:,.0f} {unit}"
+    return f"{sign}{_digits(rounded)} {unit}"
+
+
+def signed_count(change: int, unit: str = "") -> str:
+    """A whole-number change: '+16 px', '-2 blocks', '±0 px' (no sign claims a direction it lacks)."""
+    if change == 0:
+        return f"±0 {unit}".strip()
+    return f"{change:+,d} {unit}".strip()
+
+
+def duration_ms(milliseconds: float) -> str:
+    """A duration given in ms, in the unit that fits: '850 µs', '21.3 ms', '2.01 s', '3.50 min'."""
+    if milliseconds is None or not math.isfinite(milliseconds):
+        return NOT_A_NUMBER
+    seconds = _round_significant(abs(milliseconds), 3) / 1000
+    if seconds < 1e-3:
+        value, unit = seconds * 1e6, "µs"
+    elif seconds < 1:
+        value, unit = seconds * 1e3, "ms"
+    elif seconds < 100:
+        value, unit = seconds, "s"
+    else:
+        value, unit = seconds / 60, "min"
+    value = _round_significant(value, 3)
+    if unit == "µs" and value >= 1000:
+        value, unit = 1.0, "ms"
+    if unit == "ms" and value >= 1000:
+        value, unit = 1.0, "s"
+    return ("-" if milliseconds < 0 else "") + f"{_digits(value) if value < 1000 else f'{value:,.0f}'} {unit}"
+
+
+def duration_range_ms(low: float, high: float) -> str:
+    """A spread in one unit, the unit of its upper end: '199–297 ms', '1.95–2.10 s'."""
+    upper = duration_ms(high)
+    unit = upper.rsplit(" ", 1)[-1]
+    factor = {"µs": 1e-3, "ms": 1.0, "s": 1e3, "min": 6e4}[unit]
+    return f"{_digits(_round_significant(low / factor, 3)) if low > 0 else '0'}–{upper}"
+
+
+def times(ratio: float) -> str:
+    """A ratio as a factor: '×1.00', '×23.4', '×9,980'; never '×9980.00' or '×1e+04'."""
+    if ratio is None or not math.isfinite(ratio):
+        return NOT_A_NUMBER
+    if ratio >= 1e6:
+        return "×" + si(ratio)
+    rounded = _round_significant(ratio, 3)
+    if rounded >= 1000:
+        return f"×{rounded:,.0f}"
+    return "×" + _digits(rounded)
+
+
+def percent(share: float) -> str:
+    """A share in [0, 1] as '38.2 %' (one decimal; '<0.1 %' for a tiny non-zero share)."""
+    if share is None or not math.isfinite(share):
+        return NOT_A_NUMBER
+    if 0 < share < 0.0005:
+        return "<0.1 %"
+    return f"{100 * share:.1f} %"
