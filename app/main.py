@@ -17,11 +17,25 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-import streamlit as st  # noqa: E402
+from app import requirements_check  # noqa: E402  (standard library only)
 
-from app.components import controls  # noqa: E402
+# A Python without the requirements gets one line saying what to run, not an import traceback.
+try:
+    import streamlit as st  # noqa: E402
+except ModuleNotFoundError as error:
+    sys.exit(requirements_check.missing_message([error.name or "streamlit"]))
+from streamlit.runtime.scriptrunner import get_script_run_ctx  # noqa: E402
+
+if get_script_run_ctx(suppress_warning=True) is None:  # `python app/main.py`: no Streamlit server
+    sys.exit("app/main.py is a Streamlit app: start it with `bash scripts/lab` (or `streamlit run app/main.py`).")
 
 st.set_page_config(page_title="EfficientNet Scaling Lab", page_icon=":material/science:", layout="wide")
+missing = requirements_check.missing_modules()
+if missing:
+    st.error(requirements_check.missing_message(missing))
+    st.stop()
+
+from app.components import controls  # noqa: E402
 
 PAGES = [
     st.Page("views/build.py", title="Build & profile", icon=":material/tune:", url_path="build", default=True),
