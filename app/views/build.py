@@ -181,6 +181,8 @@ def render() -> None:
     selection = controls.current_selection()
     config = selection.config
     st.title("Build & profile")
+    st.info("New here? Move **φ** in the sidebar and watch depth, width and resolution grow together, or open "
+            "**Attention** to see where trained networks look in a photo.", icon=":material/start:")
     st.caption(f"{config.label}: everything on this page is computed from the stage table in closed form, "
                "no network is built (except for the latency button).")
     controls.show_messages(selection)
