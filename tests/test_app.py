@@ -53,6 +53,22 @@ def number(text: str) -> float:
     return float(re.search(r"-?[\d.,]+", text).group().replace(",", ""))
 
 
+SI_PREFIX = {"": 1.0, "k": 1e3, "M": 1e6, "G": 1e9, "T": 1e12, "P": 1e15}
+
+
+def quantity(text: str) -> float:
+    """'5.29 M' -> 5.29e6, '386 M' -> 3.86e8 (SI prefixes, as app.components.units writes them)."""
+    match = re.fullmatch(r"(-?[\d.,]+)(?: ([kMGTP]?)\S*)?", text.strip())
+    assert match, f"{text!r} is not a number with an SI prefix"
+    return float(match.group(1).replace(",", "")) * SI_PREFIX[match.group(2) or ""]
+
+
+def exact_params(at: AppTest) -> int:
+    """The Parameters metric's exact count, from its help text ('5,288,548 parameters (…)')."""
+    helps = [m.proto.help for m in at.metric if m.label == "Parameters"]
+    return int(re.match(r"([\d,]+) parameters", helps[0]).group(1).replace(",", ""))
+
+
 def build_metrics(at: AppTest) -> dict[str, str]:
     labels = ("Parameters", "FLOPs", "Resolution", "Depth ×", "Width ×", "Activation memory")
     return {label: metric(at, label) for label in labels}
@@ -74,8 +90,9 @@ def app() -> AppTest:
 def test_default_is_compound_phi_zero_with_b0_size(app):
     assert app.radio(key="mode").value == "Compound"
     assert app.slider(key="phi").value == 0.0
-    assert number(metric(app, "Parameters")) == pytest.approx(torchvision_params("b0") / 1e6, abs=0.005)
-    assert number(metric(app, "FLOPs")) == pytest.approx(PTFLOPS_GMACS["B0"], rel=0.005)
+    assert exact_params(app) == torchvision_params("b0")
+    assert metric(app, "Parameters") == "5.29 M"
+    assert quantity(metric(app, "FLOPs")) == pytest.approx(PTFLOPS_GMACS["B0"] * 1e9, rel=0.005)
     assert metric(app, "Resolution") == "224 px"
     assert all(build_metrics(app).values())
     assert len(app.get("plotly_chart")) == 4
@@ -104,7 +121,8 @@ def test_manual_mode_matches_torchvision_at_any_multipliers(app):
 
     settings, last_channel = _efficientnet_conf("efficientnet_b0", width_mult=1.5, depth_mult=2.0)
     reference = sum(p.numel() for p in EfficientNet(settings, dropout=0.2, last_channel=last_channel).parameters())
-    assert number(metric(app, "Parameters")) == pytest.approx(reference / 1e6, abs=0.005)
+    assert exact_params(app) == reference
+    assert quantity(metric(app, "Parameters")) == pytest.approx(reference, rel=0.005)
     assert metric(app, "Resolution") == "320 px"
     assert app.selectbox(key="preset").value == "Custom"
 
@@ -120,9 +138,9 @@ def test_each_preset_sets_the_sliders_and_the_metrics(app, preset):
     assert app.slider(key="resolution").value == resolution
     assert metric(app, "Resolution") == f"{resolution} px"
     expected = LITE_PARAMS[preset] if preset.startswith("Lite") else torchvision_params(preset)
-    assert number(metric(app, "Parameters")) == pytest.approx(expected / 1e6, abs=0.005)
+    assert exact_params(app) == expected
     if preset in PTFLOPS_GMACS:
-        assert number(metric(app, "FLOPs")) == pytest.approx(PTFLOPS_GMACS[preset], rel=0.005)
+        assert quantity(metric(app, "FLOPs")) == pytest.approx(PTFLOPS_GMACS[preset] * 1e9, rel=0.005)
     # The explicit preset-versus-compound note: B1 is d1.1 w1 r240 although 1.2^1 = 1.2.
     note = " ".join(i.value for i in app.info)
     assert f"w{width:g} r{resolution}" in note and "compound(φ=" in note
@@ -147,7 +165,7 @@ def test_a_link_opens_the_same_state():
     preset = AppTest.from_file(MAIN, default_timeout=TIMEOUT)
     preset.query_params["preset"] = "B4"
     preset.run()
-    assert number(metric(preset, "Parameters")) == pytest.approx(torchvision_params("b4") / 1e6, abs=0.005)
+    assert exact_params(preset) == torchvision_params("b4")
 
 
 def test_the_url_follows_the_controls(app):
@@ -189,17 +207,63 @@ def test_a_network_too_big_to_build_refuses_latency_but_keeps_its_profile(app):
     for key, value in (("depth", 8.0), ("width", 8.0), ("resolution", 1024)):
         app.slider(key=key).set_value(value).run()
     no_exception(app)
-    assert number(metric(app, "Parameters")) > 100  # the closed-form profile still shows (millions)
+    assert quantity(metric(app, "Parameters")) > 1e9  # the closed-form profile still shows
     app.button(key="latency_run").click().run()
     no_exception(app)
     assert any("GiB" in e.value for e in app.error)
+
+
+SCIENTIFIC = re.compile(r"\d[eE][+-]?\d")
+
+
+def test_the_extreme_configuration_reads_in_units_that_fit(app):
+    """Issue 13: d=8 w=8 r=1024 showed '2359.00 M' parameters and '3.85e+03 B' FLOPs."""
+    app.radio(key="mode").set_value("Manual").run()
+    for key, value in (("depth", 8.0), ("width", 8.0), ("resolution", 1024)):
+        app.slider(key=key).set_value(value).run()
+    no_exception(app)
+    shown = build_metrics(app)
+    assert shown["Parameters"] == "2.36 G" and quantity(shown["Parameters"]) == pytest.approx(exact_params(app), rel=0.005)
+    macs = int(re.search(r"([\d,]+) multiply-adds", next(c.value for c in app.caption if c.value.startswith("Total:")))
+               .group(1).replace(",", ""))
+    assert shown["FLOPs"] == "3.85 T" and quantity(shown["FLOPs"]) == pytest.approx(macs, rel=0.005)
+    assert shown["Activation memory"].endswith("GiB")
+    texts = [*shown.values(), *(m.proto.delta for m in app.metric), *(c.value for c in app.caption),
+             *(i.value for i in app.info)]
+    assert not [text for text in texts if SCIENTIFIC.search(text)]
+
+
+def test_zero_changes_have_no_arrow_and_b0_is_called_the_baseline(app):
+    """Issue 13: '↑ +0 px' on B0, and 'B0 is d1 w1 r224, while compound(φ=0) is d1 w1 r224'."""
+    from streamlit.proto.Metric_pb2 import Metric
+
+    for preset in ("B0", "Lite0"):
+        app.selectbox(key="preset").set_value(preset).run()
+        no_exception(app)
+        directions = {m.label: m.proto.direction for m in app.metric}
+        assert set(directions.values()) == {Metric.MetricDirection.NONE}, directions
+        note = " ".join(i.value for i in app.info)
+        assert "baseline" in note and "rounded by hand" not in note
+    app.selectbox(key="preset").set_value("B2").run()
+    directions = {m.label: m.proto.direction for m in app.metric}
+    assert directions["Resolution"] == Metric.MetricDirection.UP and directions["Parameters"] == Metric.MetricDirection.UP
+    assert "rounded by hand" in " ".join(i.value for i in app.info)
+    app.selectbox(key="preset").set_value("Custom").run()
+    app.radio(key="mode").set_value("Manual").run()
+    app.slider(key="width").set_value(0.5).run()
+    assert {m.label: m.proto.direction for m in app.metric}["Parameters"] == Metric.MetricDirection.DOWN
 
 
 def test_latency_runs_on_this_machine_and_names_the_device(app):
     app.button(key="latency_run").click().run()
     no_exception(app)
     assert number(metric(app, "Median latency")) > 0
+    assert re.fullmatch(r"[\d.]+ (µs|ms|s)", metric(app, "Median latency"))
+    assert re.fullmatch(r"[\d.]+ [kMGT]?FLOP/s", metric(app, "Achieved"))
     assert any("batch 1" in c.value and "224x224" in c.value for c in app.caption)
+    # The device line says the same thing, in the same words, before and after a measurement.
+    devices = [c.value for c in app.caption if c.value.startswith("Runs on the CPU (")]
+    assert devices and all(not SCIENTIFIC.search(c.value) for c in app.caption)
 
 
 # --- the other pages --------------------------------------------------------------------------------

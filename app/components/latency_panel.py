@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from app.components import units
 from app.components.controls import Selection
 from app.services import latency  # torch-free until a measurement starts
 
@@ -48,11 +49,46 @@ def latency_section(selection: Selection) -> None:
     stored = st.session_state.get(_RESULT)
     if stored:
         label, result = stored
-        low, high = result.spread_ms
-        columns = st.columns(4)
-        columns[0].metric("Median latency", f"{result.median_ms:.3g} ms", help="per batch, median of the timed runs")
-        columns[1].metric("Spread (p10–p90)", f"{low:.3g}–{high:.3g} ms")
-        columns[2].metric("Throughput", f"{result.images_per_second:,.1f} images/s")
-        columns[3].metric("Achieved", f"{result.achieved_tflops:.3g} TFLOP/s",
-                          help="2 × multiply-adds × batch ÷ median time")
-        st.caption(f"{label}: {result.summary()}")
+        show_result(label, result)
+
+
+def result_texts(result) -> dict[str, str]:
+    """The four figures of a measurement as shown: each short enough for a quarter of a 1280 px screen."""
+    low, high = result.spread_ms
+    return {
+        "Median latency": units.duration_ms(result.median_ms),
+        "Spread (p10–p90)": units.duration_range_ms(low, high),
+        "Throughput": f"{units.si(result.images_per_second)} images/s",
+        "Achieved": units.si(result.achieved_tflops * 1e12, "FLOP/s"),
+    }
+
+
+def summary(label: str, result) -> str:
+    """The measurement's conditions in one line, its numbers through the same helpers as the metrics."""
+    threads = f", {result.threads} thread{'s' if result.threads != 1 else ''}" if result.threads is not None else ""
+    layout = ", channels_last" if result.channels_last else ""
+    texts = result_texts(result)
+    where = "the GPU" if result.device == "cuda" else "the CPU"
+    text = (f"{label}: {where} ({result.device_name}{threads}), batch {result.batch}, {result.dtype}{layout}, "
+            f"{result.resolution}x{result.resolution}: median {texts['Median latency']} per batch "
+            f"(p10–p90 {texts['Spread (p10–p90)']}, {result.runs} run{'s' if result.runs != 1 else ''}), "
+            f"{texts['Throughput']}, {texts['Achieved']}")
+    if result.percent_of_peak is not None:
+        text += f" ({result.percent_of_peak:.2g} % of the {units.si(result.peak_tflops * 1e12, 'FLOP/s')} peak)"
+    if result.stopped_early:
+        text += "; stopped early at the time budget"
+    return text
+
+
+def show_result(label: str, result) -> None:
+    texts = result_texts(result)
+    helps = {
+        "Median latency": "per batch, median of the timed runs",
+        "Throughput": "batch ÷ median time",
+        "Achieved": "2 × multiply-adds × batch ÷ median time",
+    }
+    # Two rows of two: four metrics in one row cut their units at 1280 px ("199–297 …").
+    columns = st.columns(2) + st.columns(2)
+    for column, (name, value) in zip(columns, texts.items()):
+        column.metric(name, value, help=helps.get(name))
+    st.caption(summary(label, result))

@@ -4,6 +4,7 @@ not cached (a measurement is a fact about this moment on this machine)."""
 
 from __future__ import annotations
 
+import platform
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
@@ -17,25 +18,45 @@ if TYPE_CHECKING:
 
 @st.cache_resource(show_spinner=False)
 def _probed_device() -> tuple[str, str, bool]:
-    from effnet.latency import cuda_available, device_description
+    import torch
+
+    from effnet.latency import cuda_available
 
     gpu = cuda_available()
-    name = "cuda" if gpu else "cpu"
-    return name, device_description(name), gpu
+    if gpu:
+        return "cuda", f"the GPU ({torch.cuda.get_device_name()})", True
+    threads = torch.get_num_threads()
+    return "cpu", f"the CPU ({_cpu_name()}, {threads} thread{'s' if threads != 1 else ''})", False
+
+
+def _cpu_name() -> str:
+    """The CPU's model name without importing torch (effnet.latency.cpu_name needs torch loaded)."""
+    if "torch" in sys.modules:
+        from effnet.latency import cpu_name
+
+        return cpu_name()
+    try:
+        for line in Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace").splitlines():
+            key, _, value = line.partition(":")
+            if key.strip().lower() in ("model name", "hardware", "cpu model") and value.strip():
+                return value.strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine() or "model not known"
 
 
 def device() -> tuple[str, str, bool]:
-    """(device, its name, CUDA available): GPU when present, CPU otherwise.
+    """(device, 'the CPU (model)' or 'the GPU (model)', CUDA available): GPU when present, CPU otherwise.
 
     Asking torch costs its import (seconds, and the server answers slowly meanwhile), so until
     torch is loaded for some other reason (a measurement, a Grad-CAM) the answer is a guess from the
-    NVIDIA driver's presence; the measurement itself names the device it ran on.
+    NVIDIA driver's presence, in the same words as after a measurement (one line that never changes form).
     """
     if "torch" in sys.modules:
         return _probed_device()
     if Path("/proc/driver/nvidia/version").exists():
-        return "auto", "the GPU (NVIDIA driver found; named when measured)", True
-    return "cpu", "the CPU (no NVIDIA driver found)", False
+        return "auto", "the GPU (named when measured)", True
+    return "cpu", f"the CPU ({_cpu_name()})", False
 
 
 def run_latency(

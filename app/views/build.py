@@ -11,7 +11,7 @@ import pandas as pd
 import streamlit as st
 
 import effnet
-from app.components import charts, controls, latency_panel
+from app.components import charts, controls, latency_panel, units
 from app.services import profiles
 
 STAGE_NAMES = {1: "1 stem", 9: "9 head"}
@@ -33,6 +33,9 @@ def preset_versus_compound(selection: controls.Selection) -> str | None:
         family = "lite" if config.is_lite else "b"
         rule = effnet.compound(float(index), variant=family)
         label = config.label.removeprefix("EfficientNet-")
+        if _multipliers(config) == _multipliers(rule):
+            return (f"{label} is the baseline the rule starts from: compound(φ={index}) gives the same "
+                    f"{_multipliers(config)}. Raise φ (Compound mode) or pick a larger preset to scale it.")
         return (
             f"{label} is {_multipliers(config)}, while compound(φ={index}) with the paper's α, β, γ is "
             f"{_multipliers(rule)}: the published presets are rounded by hand, not α^φ, β^φ, 224·γ^φ."
@@ -40,6 +43,9 @@ def preset_versus_compound(selection: controls.Selection) -> str | None:
     if selection.mode == "Compound" and config.phi is not None and 0 <= round(config.phi) <= 7:
         index = round(config.phi)
         published = effnet.preset(f"{'lite' if config.is_lite and index <= 4 else 'b'}{index}")
+        if _multipliers(config) == _multipliers(published):
+            return (f"compound(φ={config.phi:g}) is {_multipliers(config)}, the same as the published "
+                    f"{published.label.removeprefix('EfficientNet-')}.")
         return (
             f"compound(φ={config.phi:g}) is {_multipliers(config)}; the published "
             f"{published.label.removeprefix('EfficientNet-')} is {_multipliers(published)} "
@@ -48,41 +54,53 @@ def preset_versus_compound(selection: controls.Selection) -> str | None:
     return None
 
 
+def _arrow(change: float) -> str:
+    """The metric's arrow: up for growth, down for shrinking, none for no change (never '↑ ±0')."""
+    return "off" if change == 0 else ("up" if change > 0 else "down")
+
+
+def _ratio_metric(column, label: str, value: str, ratio: float, versus: str, help: str) -> None:
+    column.metric(label, value, delta=units.times(ratio), delta_color="off", delta_arrow=_arrow(round(ratio, 2) - 1),
+                  delta_description=versus, help=help)
+
+
 def _metrics(profile: effnet.Profile, base: effnet.Profile) -> None:
     config, base_config = profile.config, base.config
     versus = f"vs {base_config.label.removeprefix('EfficientNet-')}"
     columns = st.columns(3) + st.columns(3)  # two rows of three: readable on a projector
-    columns[0].metric(
-        "Parameters", f"{profile.params / 1e6:.2f} M",
-        delta=f"×{profile.params / base.params:.2f}", delta_color="off", delta_description=versus,
+    _ratio_metric(
+        columns[0], "Parameters", units.si(profile.params), profile.params / base.params, versus,
         help=f"{profile.params:,} parameters (weights, biases, batch norm); "
-             f"{(profile.params - base.params) / 1e6:+.2f} M {versus}",
+             f"{units.signed_si(profile.params - base.params)} {versus}",
     )
-    columns[1].metric(
-        "FLOPs", f"{profile.macs / 1e9:.3g} B",
-        delta=f"×{profile.macs / base.macs:.2f}", delta_color="off", delta_description=versus,
+    _ratio_metric(
+        columns[1], "FLOPs", units.si(profile.macs), profile.macs / base.macs, versus,
         help=f"{profile.macs:,} multiply-adds per image, the paper's 'FLOPs'; "
-             f"counting a multiply-add as 2 operations: {profile.flops / 1e9:.3g} GFLOPs",
+             f"counting a multiply-add as 2 operations: {units.si(profile.flops, 'FLOP')}",
     )
+    change = config.resolution - base_config.resolution
     columns[2].metric(
-        "Resolution", f"{config.resolution} px", delta=f"{config.resolution - base_config.resolution:+d} px",
+        "Resolution", f"{config.resolution} px", delta=units.signed_count(change, "px"), delta_arrow=_arrow(change),
         delta_color="off", delta_description=versus, help="input side; images are square crops",
     )
     layers = sum(s.stage.layers for s in profile.stages if s.stage.kind == "mbconv")
     base_layers = sum(s.stage.layers for s in base.stages if s.stage.kind == "mbconv")
     columns[3].metric(
-        "Depth ×", f"{config.depth:.2f}", delta=f"{layers - base_layers:+d} blocks", delta_color="off",
+        "Depth ×", f"{config.depth:.2f}", delta=units.signed_count(layers - base_layers, "blocks"),
+        delta_arrow=_arrow(layers - base_layers), delta_color="off",
         delta_description=versus, help=f"{layers} MBConv blocks; each stage's layers are ceil(d × B0's layers)",
     )
+    width_change = round(config.width - base_config.width, 2)
     columns[4].metric(
-        "Width ×", f"{config.width:.2f}", delta=f"{config.width - base_config.width:+.2f}", delta_color="off",
+        "Width ×", f"{config.width:.2f}", delta="±0" if width_change == 0 else f"{width_change:+.2f}",
+        delta_arrow=_arrow(width_change), delta_color="off",
         delta_description=versus, help="each layer's channels × w, rounded to a multiple of 8",
     )
-    columns[5].metric(
-        "Activation memory", f"{profile.activation_bytes / 2**20:.1f} MiB",
-        delta=f"×{profile.activation_bytes / base.activation_bytes:.2f}", delta_color="off", delta_description=versus,
+    _ratio_metric(
+        columns[5], "Activation memory", units.binary_bytes(profile.activation_bytes),
+        profile.activation_bytes / base.activation_bytes, versus,
         help="peak float32 feature maps alive at once for one image at inference; a backward pass "
-             f"(training, Grad-CAM) keeps up to {profile.training_activation_bytes / 2**20:,.0f} MiB",
+             f"(training, Grad-CAM) keeps up to {units.binary_bytes(profile.training_activation_bytes)}",
     )
 
 
@@ -96,17 +114,18 @@ def _stage_table(profile: effnet.Profile) -> None:
             "Input (H×W)": f"{stage.input_resolution}×{stage.input_resolution}",
             "Channels in → out": f"{stage.in_channels} → {stage.out_channels}",
             "Layers": stage.layers,
-            "Parameters": item.params,
+            "Parameters": units.si(item.params),
             "Params %": 100 * item.params / profile.params,
-            "FLOPs (M)": item.macs / 1e6,
+            "FLOPs (mult-adds)": units.si(item.macs),
             "FLOPs %": 100 * item.macs / profile.macs,
         })
+    right = st.column_config.TextColumn(alignment="right")
     st.dataframe(
         pd.DataFrame(rows), hide_index=True, width="stretch",
         column_config={
-            "Parameters": st.column_config.NumberColumn(format="localized"),
+            "Parameters": right,
             "Params %": st.column_config.NumberColumn(format="%.1f %%"),
-            "FLOPs (M)": st.column_config.NumberColumn(format="%.1f", help="millions of multiply-adds"),
+            "FLOPs (mult-adds)": st.column_config.TextColumn(alignment="right", help="multiply-adds per image"),
             "FLOPs %": st.column_config.NumberColumn(format="%.1f %%"),
         },
     )
@@ -125,6 +144,7 @@ def _mbconv_explainer(config: effnet.ScalingConfig) -> None:
     which = right.radio("Block", ("first", "repeat"), key="explain_block", horizontal=True,
                         format_func={"first": "first (stride, new channels)", "repeat": "a repeat"}.get)
     steps = profiles.block_steps(config, index, which == "first")
+    right = st.column_config.TextColumn(alignment="right")
     st.dataframe(
         pd.DataFrame([
             {
@@ -132,15 +152,16 @@ def _mbconv_explainer(config: effnet.ScalingConfig) -> None:
                 "What it does": step.description,
                 "Input (C×H×W)": "×".join(map(str, step.input_shape)),
                 "Output (C×H×W)": "×".join(map(str, step.output_shape)),
-                "Parameters": step.params,
-                "FLOPs (mult-adds)": step.macs,
+                "Parameters": units.si(step.params),
+                "FLOPs (mult-adds)": units.si(step.macs),
             }
             for step in steps
         ]),
         hide_index=True, width="stretch",
         column_config={
-            "Parameters": st.column_config.NumberColumn(format="localized"),
-            "FLOPs (mult-adds)": st.column_config.NumberColumn(format="localized"),
+            "What it does": st.column_config.TextColumn(width="medium"),
+            "Parameters": right,
+            "FLOPs (mult-adds)": right,
         },
     )
     stage = next(s for s in stages if s.index == index)
@@ -191,8 +212,9 @@ def render() -> None:
     base = effnet.profile(effnet.preset("lite0" if config.is_lite else "b0"))
     _metrics(profile, base)
     st.caption(
-        f"FLOPs are counted as the paper does, in multiply-adds: {profile.macs / 1e9:.3g} B. "
-        f"Counting each multiply-add as two floating-point operations gives {profile.flops / 1e9:.3g} GFLOPs."
+        f"FLOPs are counted as the paper does, in multiply-adds: {units.si(profile.macs)} "
+        f"(the paper writes B0's 386 M as 0.39B). Counting each multiply-add as two floating-point "
+        f"operations gives {units.si(profile.flops, 'FLOP')}."
     )
     note = preset_versus_compound(selection)
     if note:
