@@ -129,7 +129,8 @@ def main(argv: list[str]) -> int:
         return 2
     unmet = unmet_requirements(requirements)
     if unmet:
-        print(f"{requirements.name} not met in {sys.prefix}: {'; '.join(unmet)}", file=sys.stderr)
+        shown = "; ".join(unmet[:3]) + (f"; and {len(unmet) - 3} more" if len(unmet) > 3 else "")
+        print(f"{requirements.name} not met in {sys.prefix}: {shown}", file=sys.stderr)
         return 1
     return 0
 

@@ -125,6 +125,10 @@ def test_main_exit_status_is_what_the_scripts_act_on(tmp_path, monkeypatch, caps
     assert capsys.readouterr().err == ""
     assert requirements_check.main([str(requirements_file(tmp_path, "numpy==0.0.1"))]) == 1
     assert capsys.readouterr().err.count("\n") == 1
+    many = [f"surely-not-installed-{index}==1.0" for index in range(5)]
+    assert requirements_check.main([str(requirements_file(tmp_path, *many))]) == 1
+    message = capsys.readouterr().err
+    assert message.count("\n") == 1 and message.count("(not installed)") == 3 and message.endswith("; and 2 more\n")
     assert requirements_check.main([str(tmp_path / "absent.txt")]) == 2
     assert "no requirements file" in capsys.readouterr().err
     monkeypatch.setattr(requirements_check, "OLDEST_PYTHON", (99, 0))
