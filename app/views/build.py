@@ -104,6 +104,12 @@ def _metrics(profile: effnet.Profile, base: effnet.Profile) -> None:
     )
 
 
+def _table(frame: pd.DataFrame) -> None:
+    """A static table: its cells wrap instead of being cut at 1280 px (the FLOPs column was), and it
+    has no toolbar to cover the widget above it on a phone (it covered "a repeat")."""
+    st.table(frame, hide_index=True)
+
+
 def _stage_table(profile: effnet.Profile) -> None:
     rows = []
     for item in profile.stages:
@@ -119,16 +125,10 @@ def _stage_table(profile: effnet.Profile) -> None:
             "FLOPs (mult-adds)": units.si(item.macs),
             "FLOPs %": 100 * item.macs / profile.macs,
         })
-    right = st.column_config.TextColumn(alignment="right")
-    st.dataframe(
-        pd.DataFrame(rows), hide_index=True, width="stretch",
-        column_config={
-            "Parameters": right,
-            "Params %": st.column_config.NumberColumn(format="%.1f %%"),
-            "FLOPs (mult-adds)": st.column_config.TextColumn(alignment="right", help="multiply-adds per image"),
-            "FLOPs %": st.column_config.NumberColumn(format="%.1f %%"),
-        },
-    )
+    table = pd.DataFrame(rows)
+    table["Params %"] = table["Params %"].map(lambda share: f"{share:.1f} %")
+    table["FLOPs %"] = table["FLOPs %"].map(lambda share: f"{share:.1f} %")
+    _table(table)
     st.caption(
         f"Total: {profile.params:,} parameters, {profile.macs:,} multiply-adds "
         f"({profile.flops:,} FLOPs counting a multiply-add as 2). Stage numbers are the paper's Table 1."
@@ -144,26 +144,17 @@ def _mbconv_explainer(config: effnet.ScalingConfig) -> None:
     which = right.radio("Block", ("first", "repeat"), key="explain_block", horizontal=True,
                         format_func={"first": "first (stride, new channels)", "repeat": "a repeat"}.get)
     steps = profiles.block_steps(config, index, which == "first")
-    right = st.column_config.TextColumn(alignment="right")
-    st.dataframe(
-        pd.DataFrame([
-            {
-                "Step": step.name,
-                "What it does": step.description,
-                "Input (C×H×W)": "×".join(map(str, step.input_shape)),
-                "Output (C×H×W)": "×".join(map(str, step.output_shape)),
-                "Parameters": units.si(step.params),
-                "FLOPs (mult-adds)": units.si(step.macs),
-            }
-            for step in steps
-        ]),
-        hide_index=True, width="stretch",
-        column_config={
-            "What it does": st.column_config.TextColumn(width="medium"),
-            "Parameters": right,
-            "FLOPs (mult-adds)": right,
-        },
-    )
+    _table(pd.DataFrame([
+        {
+            "Step": step.name,
+            "What it does": step.description,
+            "Input (C×H×W)": "×".join(map(str, step.input_shape)),
+            "Output (C×H×W)": "×".join(map(str, step.output_shape)),
+            "Parameters": units.si(step.params),
+            "FLOPs (mult-adds)": units.si(step.macs),
+        }
+        for step in steps
+    ]))
     stage = next(s for s in stages if s.index == index)
     repeats = f"{stage.layers} block{'s' if stage.layers != 1 else ''}"
     st.caption(f"Stage {index} of {config.label} has {repeats}: the first one changes the size and the channels, "
@@ -190,7 +181,7 @@ def _paper_chart(profile: effnet.Profile) -> None:
     ]
     st.plotly_chart(
         charts.accuracy_vs_flops(effnets, others, scaling_rows, profile.macs / 1e9, profile.config.label),
-        key="chart_accuracy", config={"displaylogo": False},
+        key="chart_accuracy", config=charts.export_config("accuracy_vs_flops"),
     )
     st.caption(f"Published top-1 from {paper.PAPER} (Table 2: EfficientNets and ResNet-50; Table 3: one "
                "dimension at a time against compound scaling). The dashed line is the current configuration's "
@@ -227,17 +218,17 @@ def render() -> None:
         if series:
             st.plotly_chart(
                 charts.flops_vs_phi(series, f"{selection.constraint:.2f}", current_phi, profile.macs / series[0]["macs"]),
-                key="chart_flops_phi", config={"displaylogo": False},
+                key="chart_flops_phi", config=charts.export_config("flops_vs_phi"),
             )
     with right:
         stage_rows = [{"name": _stage_name(s.stage.index), "params": s.params, "macs": s.macs} for s in profile.stages]
-        st.plotly_chart(charts.per_stage(stage_rows), key="chart_stages", config={"displaylogo": False})
+        st.plotly_chart(charts.per_stage(stage_rows, config.label), key="chart_stages", config=charts.export_config("per_stage"))
     _paper_chart(profile)
     left, right = st.columns([3, 2])
     with left:
         st.plotly_chart(
             charts.constraint(selection.alpha, selection.beta, selection.gamma, (effnet.ALPHA, effnet.BETA, effnet.GAMMA)),
-            key="chart_constraint", config={"displaylogo": False},
+            key="chart_constraint", config=charts.export_config("constraint"),
         )
     with right:
         st.markdown("**Reading chart ④**")
