@@ -213,10 +213,14 @@ def read_checkpoint(source: Mapping[str, torch.Tensor] | str | Path | bytes) -> 
                 state = torch.load(Path(source), map_location="cpu", weights_only=True)
         except FileNotFoundError as error:
             raise WeightsError(f"checkpoint file not found: {source}") from error
-        except Exception as error:
+        except Exception as error:  # torch raises many types; the message names none of them
+            if "weights_only" in str(error) or "Weights only load failed" in str(error):
+                reason = "it holds Python objects besides tensors (a whole model saved with torch.save(model)?)"
+            else:
+                reason = "it is not a file saved by torch.save"
             raise WeightsError(
-                f"could not read the checkpoint ({type(error).__name__}): expected a PyTorch state dict "
-                "saved with torch.save(model.state_dict(), path)"
+                f"could not read the checkpoint: {reason}; expected a state dict saved with "
+                "torch.save(model.state_dict(), path)"
             ) from error
     for wrapper in ("state_dict", "model", "model_state_dict"):
         if wrapper in state and isinstance(state[wrapper], Mapping):

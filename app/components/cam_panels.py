@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import io
+import math
 import re
 
 import numpy as np
 import pandas as pd
 import streamlit as st
 
+from app.components import units
 from app.components.text import escape_markdown
 from app.services.cam import Panel
 
@@ -55,7 +57,9 @@ def _file_stem(name: str) -> str:
 
 def show_panels(panels: list[Panel], overlap: np.ndarray | None, image_name: str, key: str) -> None:
     """Draw the panels of one image side by side (at most 4 a row) and the figures below them."""
-    per_row = min(4, len(panels))
+    # Rows of equal panels, at most 4 wide: six stage panels are two rows of three, not 4 + 2.
+    rows = math.ceil(len(panels) / 4)
+    per_row = math.ceil(len(panels) / rows)
     for start in range(0, len(panels), per_row):
         columns = st.columns(per_row)
         for offset, (column, panel) in enumerate(zip(columns, panels[start:start + per_row])):
@@ -67,16 +71,13 @@ def show_panels(panels: list[Panel], overlap: np.ndarray | None, image_name: str
                     st.warning("untrained (random weights): this map means nothing", icon=":material/warning:")
                 st.image(panel.overlay_png, width="stretch")
                 st.markdown(
-                    f"Target: **{escape_markdown(result.target_label)}** ({100 * result.target_prob:.1f} %)"
+                    f"Target: **{escape_markdown(result.target_label)}** ({units.percent(result.target_prob)})"
                 )
-                st.dataframe(
-                    pd.DataFrame(
-                        [{"class": label, "probability": 100 * prob} for label, prob in result.top5]
-                    ),
-                    hide_index=True, width="stretch",
-                    column_config={"probability": st.column_config.ProgressColumn(
-                        "probability (%)", format="%.1f %%", min_value=0, max_value=100)},
-                )
+                # Bars with their text above them: a table's cells cut "38.2 %" to "3" in a narrow panel.
+                st.markdown("**Top 5**")
+                for label, prob in result.top5:
+                    st.progress(min(1.0, max(0.0, float(prob))),
+                                text=f"{units.percent(prob)} · {escape_markdown(label)}")
                 stats = result.attention
                 st.caption(
                     f"Half of the attention lies in {100 * stats.mass_share_50:.1f} % of the image; "

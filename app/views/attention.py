@@ -7,6 +7,7 @@ the current slider configuration (untrained) and an uploaded checkpoint.
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import streamlit as st
@@ -14,7 +15,7 @@ import streamlit as st
 import effnet
 from app.components import cam_panels, controls
 from app.components.text import escape_markdown
-from effnet.images import ACCEPTED, ImageError
+from effnet.images import ACCEPTED, MAX_BYTES as MAX_PHOTO_BYTES, ImageError
 
 # effnet.cam and the CAM service import torch (seconds on a cold server): they are imported inside the
 # functions, after render() has put the page up with a spinner, instead of before anything shows.
@@ -23,6 +24,8 @@ ASSETS = Path(__file__).resolve().parents[2] / "assets"
 SAMPLES = ("chelsea.jpg", "coffee.jpg", "astronaut.jpg")
 IMAGE_TYPES = ["jpg", "jpeg", "png", "webp", "gif", "bmp", "tif", "tiff"]
 REFERENCE = "lite0"
+MAX_CHECKPOINT_MB = 300  # .streamlit/config.toml's server.maxUploadSize: B7's state dict is about 270 MB
+UPSCALE_WARNING = 2.0  # say so when the network sees the image enlarged this much or more
 RESOLUTIONS = (224, 260, 300, 380)
 COMPARISONS = {
     "family": "Compound scaling: trained Lite0 → Lite1 → Lite2",
@@ -46,7 +49,16 @@ def _images() -> list[tuple[str, bytes]]:
         credits = (ASSETS / "CREDITS.md").read_text(encoding="utf-8").splitlines()
         st.markdown("\n".join(line for line in credits if not line.startswith("# ")))  # our file, minus its title
     if uploads:
-        return [(upload.name, upload.getvalue()) for upload in uploads]
+        accepted = []
+        for upload in uploads:
+            if upload.size > MAX_PHOTO_BYTES:  # refused before reading it: a photo has its own, smaller limit
+                st.error(escape_markdown(
+                    f"{upload.name}: {upload.size / 10**6:.1f} MB is more than the {MAX_PHOTO_BYTES // 10**6} MB "
+                    "a photo may have (a checkpoint goes in the 'Uploaded checkpoint' comparison)"))
+            else:
+                accepted.append((upload.name, upload.getvalue()))
+        if accepted:
+            return accepted
     return [(sample, (ASSETS / sample).read_bytes())]
 
 
@@ -91,6 +103,39 @@ def _requests(comparison: str, selection: controls.Selection, checkpoint: tuple[
     return [(source, (None,), None)]
 
 
+def _stored_size(data: bytes, decoded) -> tuple[int, int]:
+    """The image's size as stored in the file (effnet.load_image enlarges tiny images to 32 px)."""
+    from PIL import Image
+
+    try:
+        with Image.open(io.BytesIO(data)) as header:  # reads the header only, no decoding
+            return header.size
+    except Exception:  # noqa: BLE001 - load_image accepted it; its size is the next best answer
+        return decoded.size
+
+
+def _input_side(source, resolution: int | None) -> int:
+    """The side in pixels that a map request feeds the network."""
+    if resolution:
+        return resolution
+    return source.config.resolution if source.config is not None else effnet.preset(source.name).resolution
+
+
+def _checkpoint_loads(source, checkpoint: tuple[str, bytes]) -> bool:
+    """Load the uploaded checkpoint once, before any image: a refusal is one line naming the checkpoint
+    file (not the photo), saying what was expected; it goes away when a good file replaces it."""
+    from app.services import cam as cam_service
+
+    name, data = checkpoint
+    try:
+        with st.spinner(f"Reading {name}…"):
+            cam_service.model_for(source, data)
+    except (ValueError, effnet.WeightsUnavailableError) as error:  # WeightsError, ConfigError (memory)
+        st.error(escape_markdown(f"Checkpoint {name}: {error}"))
+        return False
+    return True
+
+
 def _compute(image_name: str, image_bytes: bytes, requests, method: str, target: int | None,
              checkpoint: bytes | None) -> list | None:
     """The panels of one image (cam_service.Panel), or None after showing a one-line error."""
@@ -102,6 +147,14 @@ def _compute(image_name: str, image_bytes: bytes, requests, method: str, target:
     except ImageError as error:
         st.error(escape_markdown(str(error)))
         return None
+    width, height = _stored_size(image_bytes, image)
+    network_side = max(_input_side(source, resolution) for source, _, resolution in requests)
+    upscale = network_side / min(width, height)
+    if upscale >= UPSCALE_WARNING:
+        st.warning(escape_markdown(
+            f"{image_name} is {width}×{height} px, much smaller than the network's {network_side} px "
+            f"input: it is upscaled ×{upscale:,.0f}, so the maps show little more than the enlargement's blur "
+            "and the image's borders"), icon=":material/zoom_in:")
     panels = []
     bar = st.progress(0.0, text="loading the networks…")
     try:
@@ -134,7 +187,8 @@ def render() -> None:
     checkpoint = None
     if comparison == "checkpoint":
         upload = st.file_uploader("Checkpoint (a PyTorch state dict, .pt or .pth) for the current slider configuration",
-                                  type=["pt", "pth"], key="cam_checkpoint")
+                                  type=["pt", "pth"], key="cam_checkpoint", max_upload_size=MAX_CHECKPOINT_MB)
+        st.caption(f"Up to {MAX_CHECKPOINT_MB} MB: every preset's state dict up to B7 (about 270 MB) fits.")
         if upload is None:
             st.info(f"Upload a checkpoint saved with torch.save(model.state_dict(), path) for {selection.config.label} "
                     "(set the sliders to the configuration it was trained with).")
@@ -145,6 +199,8 @@ def render() -> None:
         return
 
     requests = _requests(comparison, selection, checkpoint)
+    if checkpoint and not _checkpoint_loads(requests[0][0], checkpoint):
+        return
     for number, (image_name, image_bytes) in enumerate(images):
         st.subheader(escape_markdown(image_name))
         panels = _compute(image_name, image_bytes, requests, method, target, checkpoint[1] if checkpoint else None)
