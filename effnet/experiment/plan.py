@@ -1,0 +1,206 @@
+"""The matched-FLOPs plan: four ways to spend the same multiply-adds (the paper's Table 7).
+
+Given a base configuration and a FLOPs multiple m, find
+
+    depth-only       d = base.depth * x,  width and resolution as the base
+    width-only       w = base.width * x
+    resolution-only  r = base.resolution * x, rounded to a multiple of 8
+    compound         d = base.depth * alpha**phi, w = base.width * beta**phi,
+                     r = base.resolution * gamma**phi,  phi solved
+
+each with MACs within +-3% of m * MACs(base) after rounding (whole layers, channels a multiple of 8,
+resolution a multiple of 8). Everything is closed form through effnet.profile: no network is built,
+so a plan costs a few milliseconds and can run on every slider move.
+
+MACs never decrease as one multiplier grows, so each solve is a bisection over a step function,
+followed by a look at the step on either side of the target.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, replace
+from typing import Callable
+
+from ..paper import TABLE7
+from ..profile import profile
+from ..scaling import (
+    ALPHA,
+    BETA,
+    DEPTH_RANGE,
+    GAMMA,
+    RESOLUTION_MULTIPLE,
+    RESOLUTION_RANGE,
+    WIDTH_RANGE,
+    B0_STAGES,
+    ConfigError,
+    ScalingConfig,
+    round_repeats,
+)
+
+NAMES: tuple[str, ...] = ("baseline", "depth", "width", "resolution", "compound")
+TITLES = {
+    "baseline": "Baseline",
+    "depth": "Deeper (depth only)",
+    "width": "Wider (width only)",
+    "resolution": "Higher resolution (resolution only)",
+    "compound": "Compound (α^φ, β^φ, γ^φ)",
+}
+TOLERANCE = 0.03  # the plan's promise: every network within +-3% of the target MACs
+FLOPS_MULTIPLE_RANGE = (1.2, 16.0)
+
+
+@dataclass(frozen=True)
+class PlannedNetwork:
+    """One network of the plan: its configuration and its cost relative to the base."""
+
+    name: str  # one of NAMES
+    config: ScalingConfig
+    params: int
+    macs: int
+    flops_multiple: float  # macs / base macs
+    target_multiple: float
+    phi: float | None = None  # the compound network's solved phi
+
+    @property
+    def error(self) -> float:
+        """Relative miss of the target MACs (+0.013 = 1.3% above)."""
+        return self.flops_multiple / self.target_multiple - 1.0
+
+    def as_dict(self, base: ScalingConfig) -> dict:
+        c = self.config
+        return {
+            "name": self.name,
+            "title": TITLES[self.name],
+            "depth": round(c.depth, 4),
+            "width": round(c.width, 4),
+            "resolution": c.resolution,
+            "depth_ratio": round(c.depth / base.depth, 4),
+            "width_ratio": round(c.width / base.width, 4),
+            "resolution_ratio": round(c.resolution / base.resolution, 4),
+            "params": self.params,
+            "macs": self.macs,
+            "flops_multiple": round(self.flops_multiple, 4),
+            "target_multiple": self.target_multiple,
+            "error": round(self.error, 4),
+            "phi": None if self.phi is None else round(self.phi, 4),
+            "layers": layer_counts(c),
+        }
+
+
+def layer_counts(config: ScalingConfig) -> list[int]:
+    """MBConv layers per stage (stages 2-8) of `config`."""
+    return [round_repeats(stage.repeats, config.depth) for stage in B0_STAGES]
+
+
+def _solve(macs_at: Callable[[float], int], low: float, high: float, target: float, steps: int = 60) -> float:
+    """The x in [low, high] whose MACs are nearest `target`, for MACs non-decreasing in x.
+
+    Bisection finds where the step function crosses the target; the best of the last value below
+    and the first value at or above it wins.
+    """
+    if macs_at(high) < target:
+        return high
+    below, above = low, high
+    for _ in range(steps):
+        middle = 0.5 * (below + above)
+        if macs_at(middle) < target:
+            below = middle
+        else:
+            above = middle
+    return min((below, above), key=lambda x: abs(macs_at(x) - target))
+
+
+def _depth_for_layers(config: ScalingConfig) -> float:
+    """The largest depth multiplier with the same whole layers as `config` (d=4, not 3.76, for B0's 4x).
+
+    ceil(d * repeats) stays the same up to min(layers / repeats) over the stages.
+    """
+    return min(layers / stage.repeats for layers, stage in zip(layer_counts(config), B0_STAGES))
+
+
+def matched_plan(
+    base: ScalingConfig,
+    flops_multiple: float = 4.5,
+    alpha: float = ALPHA,
+    beta: float = BETA,
+    gamma: float = GAMMA,
+) -> list[PlannedNetwork]:
+    """The baseline and its four scaled networks at `flops_multiple` times its MACs.
+
+    Raises ConfigError when the multiple is outside FLOPS_MULTIPLE_RANGE, or when a network would
+    leave the accepted ranges of depth, width or resolution before reaching the target.
+    """
+    low, high = FLOPS_MULTIPLE_RANGE
+    if isinstance(flops_multiple, bool) or not isinstance(flops_multiple, (int, float)) or not math.isfinite(flops_multiple) \
+            or not low <= flops_multiple <= high:
+        raise ConfigError(f"the FLOPs multiple must be between {low:g} and {high:g}, got {flops_multiple!r}")
+    flops_multiple = float(flops_multiple)
+    base = replace(base, name="", phi=None)
+    base_profile = profile(base)
+    target = flops_multiple * base_profile.macs
+
+    def at(**changes) -> ScalingConfig:
+        return replace(base, **changes)
+
+    def macs(config: ScalingConfig) -> int:
+        return profile(config).macs
+
+    # depth only
+    depth = _solve(lambda d: macs(at(depth=d)), base.depth, DEPTH_RANGE[1], target)
+    depth_config = at(depth=_depth_for_layers(at(depth=depth)))
+    # width only (channels move in multiples of 8; report the multiplier to 3 decimals when that
+    # keeps the same channels)
+    width = _solve(lambda w: macs(at(width=w)), base.width, WIDTH_RANGE[1], target)
+    width_config = at(width=width)
+    rounded = at(width=round(width, 3))
+    if macs(rounded) == macs(width_config):
+        width_config = rounded
+    # resolution only: multiples of 8
+    resolution_config = min(
+        (at(resolution=r) for r in range(base.resolution, RESOLUTION_RANGE[1] + 1, RESOLUTION_MULTIPLE)
+         if r % RESOLUTION_MULTIPLE == 0),
+        key=lambda c: abs(macs(c) - target),
+    )
+
+    # compound: phi solved. The resolution is a multiple of 8 next to base.resolution * gamma**phi,
+    # rounded down, to the nearest or up: whichever lands nearest the target. Whole layers and
+    # channels in multiples of 8 make MACs jump as phi grows (B0 at 4.5x: from 3.9x to 4.7x at
+    # phi = 1.9); the free rounding of the resolution lands inside the gap.
+    def compound_at(phi: float, rounding: Callable[[float], float]) -> ScalingConfig:
+        exact = base.resolution * gamma**phi / RESOLUTION_MULTIPLE
+        resolution = int(RESOLUTION_MULTIPLE * max(1, rounding(exact)))
+        return at(depth=min(DEPTH_RANGE[1], base.depth * alpha**phi), width=min(WIDTH_RANGE[1], base.width * beta**phi),
+                  resolution=min(RESOLUTION_RANGE[1], max(RESOLUTION_RANGE[0], resolution)))
+
+    max_phi = math.log(high * 4) / math.log(alpha * beta**2 * gamma**2)
+    candidates = []
+    for rounding in (round, math.floor, math.ceil):  # nearest first: it wins ties
+        solved = _solve(lambda p: macs(compound_at(p, rounding)), 0.0, max_phi, target)
+        candidates.append((abs(macs(compound_at(solved, rounding)) - target), solved, compound_at(solved, rounding)))
+    _, phi, compound_config = min(candidates, key=lambda candidate: candidate[0])
+
+    plan = [PlannedNetwork("baseline", base, base_profile.params, base_profile.macs, 1.0, 1.0)]
+    for name, config, solved_phi in (("depth", depth_config, None), ("width", width_config, None),
+                                     ("resolution", resolution_config, None), ("compound", compound_config, phi)):
+        p = profile(config)
+        plan.append(PlannedNetwork(name, config, p.params, p.macs, p.macs / base_profile.macs, flops_multiple, solved_phi))
+    for network in plan[1:]:
+        if abs(network.error) > TOLERANCE:
+            raise ConfigError(
+                f"no {network.name}-only network within {TOLERANCE:.0%} of {flops_multiple:g}x the base's multiply-adds "
+                f"(nearest: {network.flops_multiple:.2f}x); try another multiple or a larger base"
+            )
+    return plan
+
+
+def plan_as_dicts(plan: list[PlannedNetwork]) -> list[dict]:
+    """The plan, JSON-ready (the base is the plan's first network)."""
+    base = plan[0].config
+    return [network.as_dict(base) for network in plan]
+
+
+def paper_rows() -> dict[str, dict]:
+    """The paper's Table 7 keyed like the plan ('baseline', 'depth', ...): setting, FLOPs (B), top-1 (%)."""
+    return {row.scaling: {"setting": row.setting, "flops_b": row.flops_b, "top1": row.top1, "source": f"{row.source}, {row.base}"}
+            for row in TABLE7}
