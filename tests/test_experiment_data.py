@@ -1,0 +1,162 @@
+"""The synthetic task: masks sit on the objects at every resolution, scenes are seeded, a higher
+resolution shows more of the same scene (not an upsampled image), and photo folders load."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from effnet.experiment import synthetic
+from effnet.experiment.data import DataError, ImageFolderSource, SyntheticSource, imagenette_source
+
+FLAT = (0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.0) + (0.0,) * 12 + (0.0, 5.0)  # grey, no blotches, no stripes
+
+
+def alone(scene: synthetic.Scene) -> synthetic.Scene:
+    """The scene's target alone, bright red on a flat grey background."""
+    return replace(scene, distractors=(), background=FLAT, target=replace(scene.target, colour=(1.0, 0.0, 0.0)))
+
+
+def iou(a: np.ndarray, b: np.ndarray) -> float:
+    return float((a & b).sum() / max(1, (a | b).sum()))
+
+
+@pytest.mark.parametrize("resolution", [48, 80, 176])
+def test_mask_is_exactly_where_the_object_was_drawn(resolution):
+    for index in range(20):
+        scene = alone(synthetic.scene(0, "test", index))
+        pixels, mask = synthetic.render(scene, resolution)
+        background = np.array([128, 128, 128])
+        # pixels that moved at least halfway towards the object's colour (or its mark's)
+        drawn = np.abs(pixels.astype(int) - background).max(axis=2) >= 64
+        assert iou(drawn, mask) > 0.9, (index, iou(drawn, mask))
+        assert mask.any()
+
+
+def test_masks_agree_across_resolutions():
+    for index in range(20):
+        scene = synthetic.scene(1, "train", index)
+        _, low = synthetic.render(scene, 80)
+        _, high = synthetic.render(scene, 160)
+        downsampled = high.reshape(80, 2, 80, 2).mean(axis=(1, 3)) >= 0.5
+        assert iou(low, downsampled) > 0.85
+
+
+def test_mask_area_matches_the_outline_geometry():
+    # a disc of radius R covers pi R^2 of the unit image
+    scene = synthetic.scene(0, "train", 0)
+    disc = replace(scene.target, kind="disc", x=0.5, y=0.5, radius=0.3)
+    _, mask = synthetic.render(replace(scene, target=disc, distractors=()), 200)
+    assert mask.mean() == pytest.approx(np.pi * 0.3**2, rel=0.01)
+
+
+def test_distractors_never_touch_the_target():
+    for index in range(200):
+        scene = synthetic.scene(0, "train", index)
+        for other in scene.distractors:
+            distance = np.hypot(other.x - scene.target.x, other.y - scene.target.y)
+            assert distance > other.radius + scene.target.radius
+
+
+def test_scenes_are_seeded_and_splits_differ():
+    a, b = synthetic.render(synthetic.scene(3, "train", 7), 64)[0], synthetic.render(synthetic.scene(3, "train", 7), 64)[0]
+    assert np.array_equal(a, b)
+    assert synthetic.scene(3, "train", 7) != synthetic.scene(3, "test", 7)
+    assert synthetic.scene(3, "train", 7) != synthetic.scene(4, "train", 7)
+    with pytest.raises(ValueError, match="unknown split"):
+        synthetic.scene(0, "validation", 0)
+
+
+def test_every_class_appears_and_labels_name_outline_and_mark():
+    labels = [synthetic.scene(0, "train", i).label for i in range(1000)]
+    counts = np.bincount(labels, minlength=len(synthetic.CLASSES))
+    assert len(synthetic.CLASSES) >= 10 and counts.min() > 60
+    for index in range(30):
+        scene = synthetic.scene(0, "train", index)
+        outline, mark = scene.class_name.split(" with ")
+        assert (scene.target.kind, scene.target.mark) == (outline, mark)
+        # the distractors carry half of the answer each: plain outlines, loose marks
+        for other in scene.distractors:
+            assert other.mark is None
+
+
+def test_higher_resolution_is_drawn_anew_not_upsampled():
+    scene = synthetic.scene(0, "test", 5)
+    low, _ = synthetic.render(scene, 40)
+    high, _ = synthetic.render(scene, 160)
+    # the same scene: averaging the large picture gives the small one
+    pooled = high.astype(float).reshape(40, 4, 40, 4, 3).mean(axis=(1, 3))
+    assert np.abs(pooled - low).mean() < 4
+    # but not an upsampled copy of it: it holds detail the small one has not
+    upsampled = np.asarray(Image.fromarray(low).resize((160, 160), Image.Resampling.BICUBIC), dtype=float)
+    t = scene.target  # around the target: its edges and its mark
+    box = (slice(int(160 * (t.y - t.radius)), int(160 * (t.y + t.radius))), slice(int(160 * (t.x - t.radius)), int(160 * (t.x + t.radius))))
+    assert np.abs(upsampled - high)[box].mean() > 5
+
+
+def test_synthetic_source_splits_have_masks_and_sizes():
+    source = SyntheticSource(train_size=20, test_size=10, seed=2)
+    train = source.split("train", 48)
+    assert train.images.shape == (20, 3, 48, 48) and train.images.dtype == np.uint8
+    assert train.masks.shape == (20, 48, 48) and train.masks.dtype == bool
+    assert train.labels.tolist() == [s.label for s in synthetic.scenes(2, "train", 20)]
+    described = source.describe()
+    assert described["classes"] == list(synthetic.CLASSES) and described["has_masks"]
+    with pytest.raises(DataError, match="train_size"):
+        SyntheticSource(train_size=3)
+
+
+def test_sample_grid_shows_one_scene_per_class_with_its_mask():
+    grid = synthetic.sample_grid(seed=0, resolution=32)
+    assert grid.shape == (2 * 34, 10 * 34, 3)
+
+
+def write_folder(root, classes=("cat", "dog"), per_class=5):
+    rng = np.random.default_rng(0)
+    for name in classes:
+        (root / name).mkdir(parents=True)
+        for i in range(per_class):
+            Image.fromarray(rng.integers(0, 255, (30, 40, 3), dtype=np.uint8)).save(root / name / f"{i}.png")
+
+
+def test_image_folder_source_splits_and_crops(tmp_path):
+    write_folder(tmp_path)
+    source = ImageFolderSource(tmp_path, seed=0)
+    assert source.classes == ("cat", "dog") and not source.has_masks
+    train, test = source.split("train", 24), source.split("test", 24)
+    assert train.images.shape[1:] == (3, 24, 24) and len(train.labels) + len(test.labels) == 10
+    assert train.masks is None
+
+
+def test_image_folder_errors_are_one_line(tmp_path):
+    with pytest.raises(DataError, match="is not a folder"):
+        ImageFolderSource(tmp_path / "missing")
+    (tmp_path / "only").mkdir()
+    with pytest.raises(DataError, match="at least 2 class sub-folders"):
+        ImageFolderSource(tmp_path)
+
+
+def test_a_broken_photo_is_named(tmp_path):
+    write_folder(tmp_path)
+    (tmp_path / "cat" / "broken.png").write_bytes(b"not a picture")
+    source = ImageFolderSource(tmp_path, test_share=0.01)
+    with pytest.raises(DataError, match="broken.png"):
+        source.split("train", 16)
+        source.split("test", 16)
+
+
+def test_imagenette_offline_is_one_line(tmp_path, monkeypatch):
+    import torchvision.datasets
+
+    class Offline:
+        def __init__(self, *args, **kwargs):
+            raise OSError("[Errno -3] Temporary failure in name resolution")
+
+    monkeypatch.setattr(torchvision.datasets, "Imagenette", Offline)
+    with pytest.raises(DataError) as caught:
+        imagenette_source(tmp_path)
+    message = str(caught.value)
+    assert "internet" in message and "\n" not in message and "OSError" not in message
