@@ -282,6 +282,29 @@ def test_learn_page_explains_with_formulas_and_links(app):
     assert metric(at, "Depth ×") == "2.00" and metric(at, "Width ×") == "1.00"
 
 
+def test_a_show_me_link_marks_its_target_once_and_keeps_the_sliders(app):
+    """Issue 13 defect 4: the links opened the right state at the top of the page. Now the target is
+    outlined with one line, `focus` leaves the URL, and the mark goes when the configuration changes."""
+    app.switch_page("views/learn.py").run()
+    link = next(link for link in app.get("page_link") if "chart ①" in link.proto.label)
+    query = dict(pair.split("=") for pair in link.proto.query_string.split("&"))
+    assert query["focus"] == "flops_phi" and query["phi"] == "5"
+    at = AppTest.from_file(MAIN, default_timeout=TIMEOUT)
+    at.query_params.update(query)
+    at.run()
+    no_exception(at)
+    assert any(c.value.endswith("From Learn: chart ①: FLOPs against φ") for c in at.caption)
+    assert "focus" not in at.query_params and at.slider(key="phi").value == 5.0
+    at.slider(key="phi").set_value(2.0).run()
+    assert at.slider(key="phi").value == 2.0  # the shortened URL is not taken for a new link
+    assert not any("From Learn" in c.value for c in at.caption)
+    unknown = AppTest.from_file(MAIN, default_timeout=TIMEOUT)
+    unknown.query_params["focus"] = "<b>x</b>"
+    unknown.run()
+    no_exception(unknown)
+    assert any("not a part of this page" in w.value for w in unknown.warning)
+
+
 def _panel_targets(at: AppTest) -> list[str]:
     return [re.search(r"\*\*(.*)\*\*", m.value).group(1).replace("\\", "") for m in at.markdown
             if m.value.startswith("Target:")]

@@ -75,21 +75,40 @@ def server():
 
 
 @pytest.fixture(scope="module")
-def browser_page(server):
+def browser(server):
     with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
+        chromium = playwright.chromium.launch(
             executable_path=CHROMIUM,
             args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                   "--disable-sync"],
         )
         try:
-            context = browser.new_context(viewport={"width": 1400, "height": 900})
-            context.route(re.compile(r"^(?!https?://(127\.0\.0\.1|localhost)[:/]).*"), lambda route: route.abort())
-            page = context.new_page()
-            page.set_default_timeout(120_000)
-            yield page
+            yield chromium
         finally:
-            browser.close()
+            chromium.close()
+
+
+def _new_page(browser, width: int, height: int):
+    context = browser.new_context(viewport={"width": width, "height": height}, accept_downloads=True)
+    context.route(re.compile(r"^(?!https?://(127\.0\.0\.1|localhost)[:/]).*"), lambda route: route.abort())
+    page = context.new_page()
+    page.set_default_timeout(120_000)
+    return context, page
+
+
+@pytest.fixture(scope="module")
+def browser_page(browser):
+    context, page = _new_page(browser, 1400, 900)
+    yield page
+    context.close()
+
+
+@pytest.fixture
+def projector_page(browser):
+    """A fresh session on a 1280x720 projector."""
+    context, page = _new_page(browser, 1280, 720)
+    yield page
+    context.close()
 
 
 def _metric(page, label: str) -> str:
@@ -204,3 +223,112 @@ def test_learn_page_renders_formulas_and_its_links_set_the_controls(server, brow
     page.get_by_role("link", name=re.compile("depth × 2 only")).click()
     _poll(lambda: page.locator("[data-testid=stMetric]").count() >= 6 and _metric(page, "Depth ×") == "2.00")
     assert _metric(page, "Width ×") == "1.00"
+
+
+# --- issue 13: a projector at 1280x720 -----------------------------------------------------------------
+SCIENTIFIC = re.compile(r"\d[eE][+-]?\d")
+# Every text node inside a metric whose content is wider than its box is cut (an ellipsis or a clip).
+CUT_METRICS = """() => [...document.querySelectorAll('[data-testid=stMetric]')].flatMap(metric =>
+    [...metric.querySelectorAll(`[data-testid=stMetricValue], [data-testid=stMetricValue] *,
+                                 [data-testid=stMetricLabel] *, [data-testid=stMetricDelta], [data-testid=stMetricDelta] *`)]
+    .filter(e => e.scrollWidth > e.clientWidth + 1)
+    .map(e => metric.querySelector('[data-testid=stMetricLabel]').innerText + ': ' + e.innerText))"""
+
+
+def _metrics_read_in_full(page) -> dict[str, str]:
+    """Every metric on the page by label; none in scientific notation, none cut."""
+    values = page.locator("[data-testid=stMetric]").evaluate_all(
+        "metrics => metrics.map(m => [m.querySelector('[data-testid=stMetricLabel]').innerText.trim(),"
+        " m.querySelector('[data-testid=stMetricValue]').innerText.trim()])")
+    shown = dict(values)
+    assert not [v for v in shown.values() if SCIENTIFIC.search(v)], shown
+    assert page.evaluate(CUT_METRICS) == []
+    return shown
+
+
+def _choose(page, label: str, option: str) -> None:
+    """Pick `option` in the selectbox labelled `label` (a click on the box, then on the option)."""
+    box = page.get_by_role("combobox", name=label, exact=True)  # react-aria's ComboBox in Streamlit 1.67
+    box.scroll_into_view_if_needed()
+
+    def opened() -> bool:
+        if box.get_attribute("aria-expanded") != "true":
+            box.click()
+            page.wait_for_timeout(300)
+        return box.get_attribute("aria-expanded") == "true"
+
+    _poll(opened)
+    page.locator("[role=option]").filter(has_text=re.compile(f"^{re.escape(option)}$")).click()
+
+
+def test_extreme_configuration_and_a_batch_32_run_read_in_full_at_1280x720(server, projector_page):
+    page = projector_page
+    page.goto(server + "/?mode=Manual&depth=8&width=8&resolution=1024")
+    _poll(lambda: page.locator("[data-testid=stMetric]").count() >= 6 and _metric(page, "Resolution") == "1024 px")
+    _idle(page, "build")
+    shown = _metrics_read_in_full(page)
+    assert shown["Parameters"] == "2.36 G" and shown["FLOPs"] == "3.85 T"  # was "2359.00 M", "3.85e+03 B"
+
+    page.goto(server + "/?preset=B0")  # a network that builds here; batch 32 takes seconds per run on a CPU
+    _poll(lambda: page.locator("[data-testid=stMetric]").count() >= 6 and _metric(page, "Resolution") == "224 px")
+    _idle(page, "build")
+    _choose(page, "Batch size (images)", "32")
+    page.get_by_role("button", name=re.compile("^Measure latency")).click()
+    _poll(lambda: page.locator("[data-testid=stMetricLabel]", has_text="Achieved").count() > 0, timeout=300)
+    _idle(page, "build")
+    shown = _metrics_read_in_full(page)
+    assert re.fullmatch(r"[\d.]+ (ms|s)", shown["Median latency"]), shown
+    assert re.fullmatch(r"[\d.]+–[\d.]+ (ms|s)", shown["Spread (p10–p90)"]), shown
+    assert re.fullmatch(r"[\d.]+ k?images/s|[\d.]+ k images/s", shown["Throughput"]), shown
+    assert re.fullmatch(r"[\d.]+ [kMGT]?FLOP/s", shown["Achieved"]), shown
+    assert page.get_by_text(re.compile(r"batch 32, float32, 224x224")).count() == 1
+
+
+def test_show_me_scrolls_to_its_chart_and_marks_it(server, projector_page):
+    page = projector_page
+    page.goto(server + "/learn")
+    page.locator(".katex").first.wait_for()
+    _idle(page, "learn")
+    page.get_by_role("link", name=re.compile("chart ① ")).click()
+    target = page.locator(".st-key-focus_flops_phi")
+    target.wait_for()
+
+    def in_view() -> bool:
+        box = target.bounding_box()
+        return bool(box) and 0 <= box["y"] <= 720 / 3  # its top in the upper third of the screen
+
+    _poll(in_view)
+    assert target.evaluate("e => getComputedStyle(e).outlineStyle") == "solid"
+    assert "From Learn" in target.inner_text()
+    assert "focus=" not in page.url and "phi=5" in page.url
+
+
+def test_a_b0_state_dict_uploads_and_a_bad_checkpoint_is_one_line_naming_it(server, projector_page):
+    import torch
+    import torchvision
+
+    page = projector_page
+    good = ROOT / ".pytest_cache" / "b0_state_dict.pt"
+    bad = ROOT / ".pytest_cache" / "lecture notes.pt"
+    good.parent.mkdir(exist_ok=True)
+    torch.save(torchvision.models.efficientnet_b0(weights=None).state_dict(), good)  # 21 MB: over the old limit
+    bad.write_text("these are lecture notes, not a checkpoint\n")
+
+    page.goto(server + "/attention?preset=B0")
+    _choose(page, "Comparison", "Uploaded checkpoint (.pt / .pth) in the current slider configuration")
+    uploader = page.locator("[data-testid=stFileUploader]").filter(has_text="Checkpoint").locator("input[type=file]")
+    uploader.wait_for(state="attached")
+    uploader.set_input_files(str(good))
+    _poll(lambda: page.get_by_text(re.compile(r"^Target:")).count() == 1
+          and page.get_by_text("Download panel (PNG)").count() == 1, timeout=300)
+
+    uploader.set_input_files(str(bad))
+    alert = page.locator("[data-testid=stAlert]").filter(has_text="lecture notes.pt")
+    alert.first.wait_for()
+    message = alert.first.inner_text().strip()
+    assert "\n" not in message and "checkpoint" in message and "chelsea" not in message
+    assert not re.search(r"\b[A-Z]\w*(Error|Exception)\b", message), message
+    assert page.locator("[data-testid=stException]").count() == 0
+
+    uploader.set_input_files(str(good))  # a good file replaces the bad one: the message goes
+    _poll(lambda: page.get_by_text(re.compile(r"^Target:")).count() == 1 and alert.count() == 0, timeout=300)

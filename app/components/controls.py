@@ -163,6 +163,21 @@ def _write_url() -> None:
     st.session_state[_URL_WRITTEN] = wanted
 
 
+def take_url_param(name: str) -> str | None:
+    """Remove a one-shot parameter (not a control, e.g. Learn's `focus`) from the URL and return it.
+
+    The record of what the app last wrote drops it too: otherwise the next run would take the
+    shortened URL for a new link and reset the sliders the user has just moved."""
+    value = st.query_params.get(name)
+    if value is None:
+        return None
+    del st.query_params[name]
+    written = dict(st.session_state.get(_URL_WRITTEN) or {})
+    written.pop(name, None)
+    st.session_state[_URL_WRITTEN] = written
+    return value
+
+
 # ---------------------------------------------------------------------------------------------
 # Callbacks: they run before the script, so they may set other widgets' values
 # ---------------------------------------------------------------------------------------------

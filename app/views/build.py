@@ -11,7 +11,7 @@ import pandas as pd
 import streamlit as st
 
 import effnet
-from app.components import charts, controls, latency_panel, units
+from app.components import charts, controls, focus, latency_panel, units
 from app.services import profiles
 
 STAGE_NAMES = {1: "1 stem", 9: "9 head"}
@@ -199,9 +199,12 @@ def render() -> None:
                "no network is built (except for the latency button).")
     controls.show_messages(selection)
 
+    focus.take_from_url(config.label)
+
     profile = effnet.profile(config)
     base = effnet.profile(effnet.preset("lite0" if config.is_lite else "b0"))
-    _metrics(profile, base)
+    with focus.section("metrics"):
+        _metrics(profile, base)
     st.caption(
         f"FLOPs are counted as the paper does, in multiply-adds: {units.si(profile.macs)} "
         f"(the paper writes B0's 386 M as 0.39B). Counting each multiply-add as two floating-point "
@@ -214,7 +217,7 @@ def render() -> None:
     left, right = st.columns(2)
     series = profiles.flops_series(selection.alpha, selection.beta, selection.gamma, config.variant, 8.0)
     current_phi = config.phi if selection.mode == "Compound" and not selection.error else None
-    with left:
+    with left, focus.section("flops_phi"):
         if series:
             st.plotly_chart(
                 charts.flops_vs_phi(series, f"{selection.constraint:.2f}", current_phi, profile.macs / series[0]["macs"]),
@@ -223,30 +226,34 @@ def render() -> None:
     with right:
         stage_rows = [{"name": _stage_name(s.stage.index), "params": s.params, "macs": s.macs} for s in profile.stages]
         st.plotly_chart(charts.per_stage(stage_rows, config.label), key="chart_stages", config=charts.export_config("per_stage"))
-    _paper_chart(profile)
-    left, right = st.columns([3, 2])
-    with left:
-        st.plotly_chart(
-            charts.constraint(selection.alpha, selection.beta, selection.gamma, (effnet.ALPHA, effnet.BETA, effnet.GAMMA)),
-            key="chart_constraint", config=charts.export_config("constraint"),
-        )
-    with right:
-        st.markdown("**Reading chart ④**")
-        st.markdown(
-            f"Each unit of φ multiplies depth by α, width by β and resolution by γ, so FLOPs by α·β²·γ². "
-            f"On the red line that factor is exactly 2 for your α = {selection.alpha:.2f}. "
-            f"Your coefficients give {selection.constraint:.3f} per unit of φ, "
-            f"{selection.constraint ** 7:,.0f}× the FLOPs at φ = 7 (2⁷ = 128). "
-            "The paper's grid search picked its point near the line at φ = 1; "
-            "change α, β, γ in the sidebar (Compound φ mode) to move yours."
-        )
+    with focus.section("accuracy"):
+        _paper_chart(profile)
+    with focus.section("constraint"):
+        left, right = st.columns([3, 2])
+        with left:
+            st.plotly_chart(
+                charts.constraint(selection.alpha, selection.beta, selection.gamma, (effnet.ALPHA, effnet.BETA, effnet.GAMMA)),
+                key="chart_constraint", config=charts.export_config("constraint"),
+            )
+        with right:
+            st.markdown("**Reading chart ④**")
+            st.markdown(
+                f"Each unit of φ multiplies depth by α, width by β and resolution by γ, so FLOPs by α·β²·γ². "
+                f"On the red line that factor is exactly 2 for your α = {selection.alpha:.2f}. "
+                f"Your coefficients give {selection.constraint:.3f} per unit of φ, "
+                f"{selection.constraint ** 7:,.0f}× the FLOPs at φ = 7 (2⁷ = 128). "
+                "The paper's grid search picked its point near the line at φ = 1; "
+                "change α, β, γ in the sidebar (Compound φ mode) to move yours."
+            )
 
     st.subheader(f"Stages of {config.label} (the paper's Table 1)")
     _stage_table(profile)
-    st.subheader("Inside one MBConv block")
-    _mbconv_explainer(config)
+    with focus.section("mbconv"):
+        st.subheader("Inside one MBConv block")
+        _mbconv_explainer(config)
     st.subheader("Latency")
     latency_panel.latency_section(selection)
+    focus.scroll()
 
 
 if __name__ == "__main__":  # Streamlit runs a page file as __main__ (st.navigation / st.Page)

@@ -15,8 +15,10 @@ ATTENTION = "views/attention.py"
 B0 = {"preset": "Custom", "family": "B", "mode": "Manual", "depth": "1", "width": "1", "resolution": "224"}
 
 
-def _show_me(label: str, page: str = BUILD, **values: str) -> None:
-    st.page_link(page, label=label, icon=":material/arrow_forward:", query_params={**B0, **values} if page == BUILD else None)
+def _show_me(label: str, page: str = BUILD, focus: str = "metrics", **values: str) -> None:
+    """A link that sets the controls and lands on `focus` (a section of the Build page, scrolled to and outlined)."""
+    query = {**B0, **values, "focus": focus} if page == BUILD else None
+    st.page_link(page, label=label, icon=":material/arrow_forward:", query_params=query)
 
 
 def render() -> None:
@@ -63,7 +65,8 @@ def render() -> None:
         "(the paper's Table 3 and Figure 8): a bigger image needs more layers to see it and more channels "
         "to hold its finer patterns. The published B1–B7 are rounded versions of this rule, not exactly α^φ."
     )
-    _show_me("Show me: the α·β²·γ² chart ④ and the paper's Table 3 in chart ③", mode="Compound", phi="3")
+    _show_me("Show me: the α·β²·γ² chart ④ and the paper's Table 3 in chart ③", focus="constraint", mode="Compound",
+             phi="3")
 
     st.header("5. Why FLOPs grow about 2^φ")
     st.latex(r"\text{FLOPs} \propto d \cdot w^{2} \cdot r^{2} = \left(\alpha \beta^{2} \gamma^{2}\right)^{\phi} "
@@ -74,7 +77,7 @@ def render() -> None:
         "per unit of φ is 1.92, a little under 2. The real network moves in steps, because layers are whole "
         "numbers (rounded up), channels are multiples of 8 and the resolution is a whole number of pixels."
     )
-    _show_me("Show me: chart ① (FLOPs against φ) at φ = 5", mode="Compound", phi="5")
+    _show_me("Show me: chart ① (FLOPs against φ) at φ = 5", focus="flops_phi", mode="Compound", phi="5")
 
     st.header("6. MBConv: the inverted residual block")
     st.markdown(
@@ -88,7 +91,7 @@ def render() -> None:
         "inside the block. Most of the parameters are in the 1×1 convolutions; the depthwise step is a "
         "small share of the FLOPs."
     )
-    _show_me("Show me: the MBConv explainer and the stage table (B0)")
+    _show_me("Show me: the MBConv explainer and the stage table (B0)", focus="mbconv")
 
     st.header("7. What Grad-CAM shows, and what it does not")
     st.markdown(
