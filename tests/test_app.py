@@ -282,6 +282,18 @@ def test_learn_page_explains_with_formulas_and_links(app):
     assert metric(at, "Depth ×") == "2.00" and metric(at, "Width ×") == "1.00"
 
 
+def test_learn_page_has_a_glossary_with_b0s_numbers(app):
+    app.switch_page("views/learn.py").run()
+    no_exception(app)
+    assert "Glossary" in [h.value for h in app.header]
+    text = next(m.value for m in app.markdown if "**Multiply-add**" in m.value)
+    for term in ("**FLOPs**", "**Parameters**", "**Activation memory**", "**Resolution**", "**Grad-CAM**", "**Top-1 accuracy**"):
+        assert term in text
+    # B0: ptflops counts 0.386 G multiply-adds; torchvision 5,288,548 parameters, 4 bytes each.
+    assert f"{PTFLOPS_GMACS['B0'] * 1000:.0f} M multiply-adds" in text and "772 MFLOP" in text
+    assert f"{4 * torchvision_params('b0') / 1e6:.1f} MB on disk" in text
+
+
 def test_a_show_me_link_marks_its_target_once_and_keeps_the_sliders(app):
     """Issue 13 defect 4: the links opened the right state at the top of the page. Now the target is
     outlined with one line, `focus` leaves the URL, and the mark goes when the configuration changes."""

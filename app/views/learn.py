@@ -9,6 +9,7 @@ from __future__ import annotations
 import streamlit as st
 
 import effnet
+from app.components import units
 
 BUILD = "views/build.py"
 ATTENTION = "views/attention.py"
@@ -19,6 +20,34 @@ def _show_me(label: str, page: str = BUILD, focus: str = "metrics", **values: st
     """A link that sets the controls and lands on `focus` (a section of the Build page, scrolled to and outlined)."""
     query = {**B0, **values, "focus": focus} if page == BUILD else None
     st.page_link(page, label=label, icon=":material/arrow_forward:", query_params=query)
+
+
+def glossary() -> None:
+    """Short definitions of the words the other pages use, with B0's numbers (from effnet, not typed in)."""
+    b0 = effnet.profile(effnet.preset("b0"))
+    st.header("Glossary")
+    st.markdown(
+        f"- **Multiply-add** (MAC): one multiplication and one addition, a·x + b. Convolutions and the "
+        f"classifier are made of them; B0 does {units.si(b0.macs)} per image.\n"
+        f"- **FLOPs**: floating-point operations. The EfficientNet paper, like most papers on image networks, "
+        f"writes *FLOPs* for multiply-adds: B0's \"0.39B FLOPs\" are {units.si(b0.macs)} multiply-adds. Counting "
+        f"each multiply-add as two operations, as profilers and GPU data sheets do, gives "
+        f"{units.si(b0.flops, 'FLOP')}. *FLOP/s* is a speed: operations per second.\n"
+        f"- **Parameters**: the learned numbers (convolution weights, biases, batch-norm scales and shifts). "
+        f"B0 has {units.si(b0.params)}; stored as float32 (4 bytes each) they take about "
+        f"{units.si(4 * b0.params, 'B')} on disk.\n"
+        f"- **Activation memory**: the feature maps computed for one image. Inference needs only those alive "
+        f"at the same time (B0: {units.binary_bytes(b0.activation_bytes)}); training and Grad-CAM keep them all "
+        f"for the backward pass (B0: up to {units.binary_bytes(b0.training_activation_bytes)}). It grows with "
+        f"the square of the resolution.\n"
+        "- **Resolution**: the side of the square input image in pixels (224 for B0, 600 for B7). Every "
+        "feature map is this side divided by the strides so far, so FLOPs grow with its square.\n"
+        "- **Grad-CAM** (gradient-weighted class activation map, Selvaraju et al., 2017): a heatmap of where "
+        "the evidence for one class lies in one layer's feature maps, each map weighted by the average "
+        "gradient of the class score (section 7 above).\n"
+        "- **Top-1 accuracy**: the share of ImageNet's 50,000 validation images whose highest-scoring class "
+        "is the right label. *Top-5* counts an image as right when the label is among the five highest."
+    )
 
 
 def render() -> None:
@@ -107,6 +136,8 @@ def render() -> None:
         "those panels are labelled *untrained*."
     )
     _show_me("Show me: Grad-CAM of Lite0, Lite1, Lite2 on a sample photo", page=ATTENTION)
+
+    glossary()
 
 
 if __name__ == "__main__":  # Streamlit runs a page file as __main__ (st.navigation / st.Page)
