@@ -175,6 +175,22 @@ def test_the_url_follows_the_controls(app):
     assert app.query_params.get("preset") == "B3" and app.query_params.get("mode") == "Manual"
 
 
+def test_projector_mode_lives_in_the_url(app):
+    assert not app.get("html")  # no style sheet in the ordinary view
+    app.toggle(key="projector").set_value(True).run()
+    no_exception(app)
+    assert app.query_params.get("projector") == "1"
+    assert any("font-size: 22px" in h.proto.body for h in app.get("html"))
+    link = AppTest.from_file(MAIN, default_timeout=TIMEOUT)
+    link.query_params.update({"projector": "1", "phi": "2"})
+    link.run()
+    assert link.toggle(key="projector").value is True and link.slider(key="phi").value == 2.0
+    bad = AppTest.from_file(MAIN, default_timeout=TIMEOUT)
+    bad.query_params["projector"] = "maybe"
+    bad.run()
+    assert any("projector='maybe'" in w.value for w in bad.warning) and bad.toggle(key="projector").value is False
+
+
 def test_an_out_of_range_link_is_named_and_ignored():
     at = AppTest.from_file(MAIN, default_timeout=TIMEOUT)
     at.query_params.update({"phi": "12", "mode": "Sideways"})

@@ -228,21 +228,21 @@ def test_learn_page_renders_formulas_and_its_links_set_the_controls(server, brow
 # --- issue 13: a projector at 1280x720 -----------------------------------------------------------------
 SCIENTIFIC = re.compile(r"\d[eE][+-]?\d")
 # Every text node inside a metric whose content is wider than its box is cut (an ellipsis or a clip).
-CUT_METRICS = """() => [...document.querySelectorAll('[data-testid=stMetric]')].flatMap(metric =>
+CUT_METRICS = """scope => [...document.querySelectorAll(scope + ' [data-testid=stMetric]')].flatMap(metric =>
     [...metric.querySelectorAll(`[data-testid=stMetricValue], [data-testid=stMetricValue] *,
                                  [data-testid=stMetricLabel] *, [data-testid=stMetricDelta], [data-testid=stMetricDelta] *`)]
     .filter(e => e.scrollWidth > e.clientWidth + 1)
     .map(e => metric.querySelector('[data-testid=stMetricLabel]').innerText + ': ' + e.innerText))"""
 
 
-def _metrics_read_in_full(page) -> dict[str, str]:
-    """Every metric on the page by label; none in scientific notation, none cut."""
-    values = page.locator("[data-testid=stMetric]").evaluate_all(
+def _metrics_read_in_full(page, scope: str = "[data-testid=stApp]") -> dict[str, str]:
+    """Every metric in `scope` by label; none in scientific notation, none cut."""
+    values = page.locator(f"{scope} [data-testid=stMetric]").evaluate_all(
         "metrics => metrics.map(m => [m.querySelector('[data-testid=stMetricLabel]').innerText.trim(),"
         " m.querySelector('[data-testid=stMetricValue]').innerText.trim()])")
     shown = dict(values)
     assert not [v for v in shown.values() if SCIENTIFIC.search(v)], shown
-    assert page.evaluate(CUT_METRICS) == []
+    assert page.evaluate(CUT_METRICS, scope) == []
     return shown
 
 
@@ -332,3 +332,33 @@ def test_a_b0_state_dict_uploads_and_a_bad_checkpoint_is_one_line_naming_it(serv
 
     uploader.set_input_files(str(good))  # a good file replaces the bad one: the message goes
     _poll(lambda: page.get_by_text(re.compile(r"^Target:")).count() == 1 and alert.count() == 0, timeout=300)
+
+
+def test_projector_mode_opens_from_a_link_with_large_type_and_a_collapsible_sidebar(server, projector_page):
+    page = projector_page
+    page.goto(server + "/")
+    _idle(page, "build")
+    normal = page.evaluate("() => parseFloat(getComputedStyle(document.documentElement).fontSize)")
+    normal_metric = page.locator("[data-testid=stMetricValue]").first.evaluate("e => parseFloat(getComputedStyle(e).fontSize)")
+    page.get_by_role("link", name="Open the lab in projector mode").click()
+    _poll(lambda: page.evaluate("() => parseFloat(getComputedStyle(document.documentElement).fontSize)") > normal * 1.2)
+    _poll(lambda: "projector=1" in page.url)
+    _idle(page, "build")
+    big_metric = page.locator("[data-testid=stMetricValue]").first.evaluate("e => parseFloat(getComputedStyle(e).fontSize)")
+    assert big_metric > 1.3 * normal_metric
+    _metrics_read_in_full(page)
+    # The link in the address bar opens the lab in projector mode in a new session.
+    link = page.url
+    other = page.context.new_page()
+    other.goto(link)
+    _idle(other, "build")
+    assert other.evaluate("() => parseFloat(getComputedStyle(document.documentElement).fontSize)") > normal * 1.2
+    other.close()
+    # Collapse the sidebar: the page takes the whole width.
+    main_before = page.locator("[data-testid=stMain]").bounding_box()["width"]
+    page.locator("[data-testid=stSidebar]").hover()
+    page.locator("[data-testid=stSidebarCollapseButton] button").click()
+    _poll(lambda: page.locator("[data-testid=stMain]").bounding_box()["width"] > main_before + 200)
+    _metrics_read_in_full(page, "[data-testid=stMain]")  # the hidden sidebar's metrics have no width
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / "projector.png"))

@@ -20,6 +20,8 @@ from dataclasses import dataclass
 import effnet
 import streamlit as st
 
+from app.components import projector
+
 MODES = ("Compound", "Manual")
 MODE_LABELS = {"Compound": "Compound φ", "Manual": "Manual"}
 FAMILIES = ("B", "Lite")
@@ -45,6 +47,7 @@ DEFAULTS: dict[str, object] = {
     "depth": 1.0,
     "width": 1.0,
     "resolution": effnet.preset("b0").resolution,
+    "projector": False,  # large type and charts for the back of a room (app.components.projector)
 }
 CONTROL_KEYS = tuple(DEFAULTS)
 _LAST_GOOD = "_controls_last_good"
@@ -103,6 +106,12 @@ def _parse_url_value(key: str, raw: str) -> object:
             if text.lower() == family.lower():
                 return family
         raise ValueError(f"family={text!r} in the link is not one of {', '.join(FAMILIES)}")
+    if key == "projector":
+        if text.lower() in ("1", "true", "on", "yes"):
+            return True
+        if text.lower() in ("0", "false", "off", "no"):
+            return False
+        raise ValueError(f"projector={text!r} in the link is not 1 or 0")
     if key == "preset":
         for option in PRESET_OPTIONS:
             if text.lower() == option.lower():
@@ -150,15 +159,21 @@ def _write_url() -> None:
     mode = st.session_state["mode"]
     keys = ["preset", "family", "mode"]
     keys += ["phi", "alpha", "beta", "gamma"] if mode == "Compound" else ["depth", "width", "resolution"]
+    keys += ["projector"]
     wanted = {}
     for key in keys:
         value = st.session_state[key]
         if value != DEFAULTS[key]:
-            wanted[key] = f"{value:g}" if isinstance(value, float) else str(value)
+            if isinstance(value, bool):
+                wanted[key] = "1" if value else "0"
+            else:
+                wanted[key] = f"{value:g}" if isinstance(value, float) else str(value)
     # Keep parameters that are not ours (e.g. embed options).
     others = {k: v for k, v in st.query_params.to_dict().items() if k not in CONTROL_KEYS}
     wanted.update(others)
-    if st.query_params.to_dict() != wanted:
+    # Also write when the state changed although the URL already matches: after an st.page_link inside a
+    # session the server sees the link's query string while the address bar shows none.
+    if st.query_params.to_dict() != wanted or st.session_state.get(_URL_WRITTEN) != wanted:
         st.query_params.from_dict(wanted)
     st.session_state[_URL_WRITTEN] = wanted
 
@@ -282,6 +297,14 @@ def scaling_sidebar() -> Selection:
 
     with st.sidebar:
         st.caption(f"Showing: {config.label}")
+        st.divider()
+        st.toggle("Projector mode", key="projector",
+                  help="Larger type and charts, readable from the back of a room; collapse the sidebar with « "
+                       "to give the page the whole screen. The address bar then holds a link that opens the lab so.")
+        if not st.session_state["projector"]:
+            st.page_link("views/build.py", label="Open the lab in projector mode", icon=":material/cast_for_education:",
+                         query_params={"projector": "1"})
+    projector.apply(st.session_state["projector"])
 
     _write_url()
     selection = Selection(

@@ -11,7 +11,7 @@ import pandas as pd
 import streamlit as st
 
 import effnet
-from app.components import charts, controls, focus, latency_panel, units
+from app.components import charts, controls, focus, latency_panel, projector, units
 from app.services import profiles
 
 STAGE_NAMES = {1: "1 stem", 9: "9 head"}
@@ -167,6 +167,11 @@ def _mbconv_explainer(config: effnet.ScalingConfig) -> None:
     )
 
 
+def _chart(figure, key: str, name: str) -> None:
+    """One chart: larger in projector mode, with the toolbar's 2x PNG export named after it."""
+    st.plotly_chart(projector.figure(figure), key=key, config=charts.export_config(name), theme=projector.theme())
+
+
 def _paper_chart(profile: effnet.Profile) -> None:
     from effnet import paper
 
@@ -179,10 +184,8 @@ def _paper_chart(profile: effnet.Profile) -> None:
         {"base": r.base, "scaling": r.scaling, "setting": r.setting, "flops_b": r.flops_b, "top1": r.top1}
         for r in paper.TABLE3
     ]
-    st.plotly_chart(
-        charts.accuracy_vs_flops(effnets, others, scaling_rows, profile.macs / 1e9, profile.config.label),
-        key="chart_accuracy", config=charts.export_config("accuracy_vs_flops"),
-    )
+    _chart(charts.accuracy_vs_flops(effnets, others, scaling_rows, profile.macs / 1e9, profile.config.label),
+           "chart_accuracy", "accuracy_vs_flops")
     st.caption(f"Published top-1 from {paper.PAPER} (Table 2: EfficientNets and ResNet-50; Table 3: one "
                "dimension at a time against compound scaling). The dashed line is the current configuration's "
                "FLOPs; its accuracy is unknown, since only the published presets were trained.")
@@ -219,22 +222,18 @@ def render() -> None:
     current_phi = config.phi if selection.mode == "Compound" and not selection.error else None
     with left, focus.section("flops_phi"):
         if series:
-            st.plotly_chart(
-                charts.flops_vs_phi(series, f"{selection.constraint:.2f}", current_phi, profile.macs / series[0]["macs"]),
-                key="chart_flops_phi", config=charts.export_config("flops_vs_phi"),
-            )
+            _chart(charts.flops_vs_phi(series, f"{selection.constraint:.2f}", current_phi, profile.macs / series[0]["macs"]),
+                   "chart_flops_phi", "flops_vs_phi")
     with right:
         stage_rows = [{"name": _stage_name(s.stage.index), "params": s.params, "macs": s.macs} for s in profile.stages]
-        st.plotly_chart(charts.per_stage(stage_rows, config.label), key="chart_stages", config=charts.export_config("per_stage"))
+        _chart(charts.per_stage(stage_rows, config.label), "chart_stages", "per_stage")
     with focus.section("accuracy"):
         _paper_chart(profile)
     with focus.section("constraint"):
         left, right = st.columns([3, 2])
         with left:
-            st.plotly_chart(
-                charts.constraint(selection.alpha, selection.beta, selection.gamma, (effnet.ALPHA, effnet.BETA, effnet.GAMMA)),
-                key="chart_constraint", config=charts.export_config("constraint"),
-            )
+            _chart(charts.constraint(selection.alpha, selection.beta, selection.gamma, (effnet.ALPHA, effnet.BETA, effnet.GAMMA)),
+                   "chart_constraint", "constraint")
         with right:
             st.markdown("**Reading chart ④**")
             st.markdown(
