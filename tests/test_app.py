@@ -188,7 +188,41 @@ def test_projector_mode_lives_in_the_url(app):
     bad = AppTest.from_file(MAIN, default_timeout=TIMEOUT)
     bad.query_params["projector"] = "maybe"
     bad.run()
-    assert any("projector='maybe'" in w.value for w in bad.warning) and bad.toggle(key="projector").value is False
+    assert any("projector='maybe'" in w.value.replace("\\", "") for w in bad.warning) and bad.toggle(key="projector").value is False
+
+
+def test_pin_and_compare_keeps_both_side_by_side_and_in_the_url(app):
+    import json
+
+    app.selectbox(key="preset").set_value("B0").run()
+    app.button(key="pin_button").click().run()
+    app.selectbox(key="preset").set_value("B4").run()
+    no_exception(app)
+    assert app.query_params.get("pin") == "b0" and app.query_params.get("preset") == "B4"
+    figures = app.table[0].value.set_index("")
+    ratio = torchvision_params("b4") / torchvision_params("b0")  # 19,341,616 / 5,288,548
+    assert quantity(figures.loc["Parameters", "Current ÷ pinned"].lstrip("×")) == pytest.approx(ratio, rel=0.005)
+    assert quantity(figures.loc["FLOPs (multiply-adds)", "Current ÷ pinned"].lstrip("×")) == pytest.approx(
+        PTFLOPS_GMACS["B4"] / PTFLOPS_GMACS["B0"], rel=0.01)
+    assert figures.loc["Resolution", "Pinned"] == "224 px" and figures.loc["Resolution", "Current"] == "380 px"
+    stages = app.table[1].value
+    assert list(stages["Layers"])[1:8] == ["1 → 2", "2 → 4", "2 → 4", "3 → 6", "3 → 6", "4 → 8", "1 → 2"]  # Table 1 × 1.8
+    charts_with_pin = [c for c in app.get("plotly_chart") if "pinned B0" in json.dumps(json.loads(c.proto.spec))]
+    assert len(charts_with_pin) == 3  # charts ① to ③
+
+    link = AppTest.from_file(MAIN, default_timeout=TIMEOUT)
+    link.query_params.update(dict(app.query_params))
+    link.run()
+    no_exception(link)
+    assert link.table[0].value.set_index("").loc["Parameters", "Pinned"] == "5.29 M"
+    link.button(key="unpin_button").click().run()
+    assert "pin" not in link.query_params and not any("Pinned" in t.value.columns for t in link.table)
+
+    bad = AppTest.from_file(MAIN, default_timeout=TIMEOUT)
+    bad.query_params["pin"] = "b-d99-w1-r224"
+    bad.run()
+    no_exception(bad)
+    assert any("pin=b-d99-w1-r224" in w.value.replace("\\", "") for w in bad.warning)
 
 
 def test_an_out_of_range_link_is_named_and_ignored():
@@ -196,7 +230,7 @@ def test_an_out_of_range_link_is_named_and_ignored():
     at.query_params.update({"phi": "12", "mode": "Sideways"})
     at.run()
     no_exception(at)
-    warnings = [w.value for w in at.warning]
+    warnings = [w.value.replace("\\", "") for w in at.warning]
     assert any("phi=12" in w for w in warnings) and any("Sideways" in w for w in warnings)
     assert at.slider(key="phi").value == 0.0
     assert metric(at, "Resolution") == "224 px"

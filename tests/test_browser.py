@@ -362,3 +362,29 @@ def test_projector_mode_opens_from_a_link_with_large_type_and_a_collapsible_side
     _metrics_read_in_full(page, "[data-testid=stMain]")  # the hidden sidebar's metrics have no width
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / "projector.png"))
+
+
+def test_pin_and_compare_in_the_browser_and_in_the_link(server, projector_page):
+    page = projector_page
+    page.goto(server + "/?preset=B0")
+    _poll(lambda: page.locator("[data-testid=stMetric]").count() >= 6 and _metric(page, "Resolution") == "224 px")
+    _idle(page, "build")
+    page.get_by_role("button", name="Pin this configuration").click()
+    _poll(lambda: page.get_by_text("Pinned: EfficientNet-B0").count() == 1, timeout=60)
+    assert "pin=b0" in page.url, page.url
+    _choose(page, "Preset", "B4")
+    heading = page.get_by_text("Pinned EfficientNet-B0 → current EfficientNet-B4")
+    _poll(lambda: heading.count() == 1 and _metric(page, "Resolution") == "380 px")
+    _idle(page, "build")
+    table = page.locator("[data-testid=stTable]").first
+    assert "×3.66" in table.inner_text()  # 19,341,616 / 5,288,548 parameters (torchvision)
+    assert page.locator(".legendtext", has_text="pinned B0").count() >= 3  # charts ① to ③
+    _metrics_read_in_full(page)
+    heading.evaluate("e => e.scrollIntoView({block: 'start'})")
+    page.wait_for_timeout(500)
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / "pin_and_compare.png"))
+    other = page.context.new_page()  # the address reopens both
+    other.goto(page.url)
+    other.get_by_text("Pinned EfficientNet-B0 → current EfficientNet-B4").wait_for()
+    other.close()

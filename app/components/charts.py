@@ -14,7 +14,8 @@ import plotly.graph_objects as go
 from app.components import units
 
 FONT = dict(size=15)
-COLORS = {"actual": "#1f5fbf", "two": "#d62728", "ratio": "#2ca02c", "current": "#7f3fbf", "grey": "#6b7280"}
+COLORS = {"actual": "#1f5fbf", "two": "#d62728", "ratio": "#2ca02c", "current": "#7f3fbf", "grey": "#6b7280",
+          "pinned": "#0f766e"}
 SCALING_SYMBOLS = {"baseline": "circle", "depth": "triangle-up", "width": "square", "resolution": "diamond", "compound": "star"}
 BASE_COLORS = {"MobileNetV1": "#ff7f0e", "MobileNetV2": "#2ca02c", "ResNet-50": "#8c564b"}
 
@@ -53,8 +54,12 @@ def _layout(figure: go.Figure, title: str, subtitle: str, height: int = 440, leg
     return figure
 
 
-def flops_vs_phi(series: Sequence[dict], ratio_name: str, current_phi: float | None, current_ratio: float) -> go.Figure:
-    """Chart 1: FLOPs(phi) / FLOPs(0) after rounding, next to 2^phi and (alpha beta^2 gamma^2)^phi."""
+def flops_vs_phi(series: Sequence[dict], ratio_name: str, current_phi: float | None, current_ratio: float,
+                 pinned: tuple[float | None, float, str] | None = None) -> go.Figure:
+    """Chart 1: FLOPs(phi) / FLOPs(0) after rounding, next to 2^phi and (alpha beta^2 gamma^2)^phi.
+
+    pinned: (its phi or None, its FLOPs ÷ the series' FLOPs at phi = 0, its label), drawn like the current one.
+    """
     phis = [row["phi"] for row in series]
     figure = go.Figure()
     figure.add_scatter(x=phis, y=[row["actual_ratio"] for row in series], name="actual network (after rounding)",
@@ -72,6 +77,15 @@ def flops_vs_phi(series: Sequence[dict], ratio_name: str, current_phi: float | N
         figure.add_scatter(x=[phis[0], phis[-1]], y=[current_ratio, current_ratio], mode="lines",
                            name=f"current (manual) configuration: {units.times(current_ratio)}",
                            line=dict(color=COLORS["current"], width=2, dash="dashdot"))
+    if pinned is not None:
+        pinned_phi, pinned_ratio, pinned_label = pinned
+        if pinned_phi is not None:
+            figure.add_scatter(x=[pinned_phi], y=[pinned_ratio], name=f"pinned {pinned_label}", mode="markers",
+                               marker=dict(color=COLORS["pinned"], size=14, symbol="diamond-open", line=dict(width=3)))
+        else:
+            figure.add_scatter(x=[phis[0], phis[-1]], y=[pinned_ratio, pinned_ratio], mode="lines",
+                               name=f"pinned {pinned_label}: {units.times(pinned_ratio)}",
+                               line=dict(color=COLORS["pinned"], width=2, dash="dot"))
     ticks = [v * 10**e for e in range(6) for v in (1, 2, 5)]
     figure.update_yaxes(type="log", title="FLOPs ÷ FLOPs at φ = 0 (log scale)", tickvals=ticks,
                         ticktext=[f"{v:,g}" for v in ticks])
@@ -81,7 +95,8 @@ def flops_vs_phi(series: Sequence[dict], ratio_name: str, current_phi: float | N
                    height=520, legend=LEGEND_BELOW, bottom=150)
 
 
-def per_stage(rows: Sequence[dict], label: str = "") -> go.Figure:
+def per_stage(rows: Sequence[dict], label: str = "", pinned_rows: Sequence[dict] | None = None,
+              pinned_label: str = "") -> go.Figure:
     """Chart 2: parameters and multiply-adds of each stage (stem, MBConv stages 2-8, head)."""
     names = [row["name"] for row in rows]
     figure = go.Figure()
@@ -91,6 +106,16 @@ def per_stage(rows: Sequence[dict], label: str = "") -> go.Figure:
     figure.add_bar(x=names, y=[row["macs"] for row in rows], name="multiply-adds (FLOPs)",
                    marker_color="#f59e0b", offsetgroup=1, yaxis="y2",
                    hovertemplate="%{x}: %{y:.3~s} multiply-adds<extra></extra>")
+    if pinned_rows:
+        # The pinned configuration as open markers over the bars, on the same two axes.
+        figure.add_scatter(x=[row["name"] for row in pinned_rows], y=[row["params"] for row in pinned_rows],
+                           mode="markers", name=f"pinned {pinned_label}: parameters",
+                           marker=dict(symbol="line-ew-open", size=26, color=COLORS["pinned"], line=dict(width=4)),
+                           hovertemplate="%{x}: %{y:.3~s} parameters (pinned)<extra></extra>")
+        figure.add_scatter(x=[row["name"] for row in pinned_rows], y=[row["macs"] for row in pinned_rows],
+                           mode="markers", name=f"pinned {pinned_label}: multiply-adds", yaxis="y2",
+                           marker=dict(symbol="diamond-open", size=12, color=COLORS["pinned"], line=dict(width=3)),
+                           hovertemplate="%{x}: %{y:.3~s} multiply-adds (pinned)<extra></extra>")
     figure.update_layout(
         yaxis=dict(title="parameters", tickformat="~s", rangemode="tozero"),
         yaxis2=dict(title="multiply-adds", overlaying="y", side="right", showgrid=False, rangemode="tozero",
@@ -107,7 +132,8 @@ FLOPS_TICKS = (0.1, 0.2, 0.5, 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 50
 
 
 def accuracy_vs_flops(
-    effnets: Sequence[dict], others: Sequence[dict], scaling_rows: Sequence[dict], current_gmacs: float, current_label: str
+    effnets: Sequence[dict], others: Sequence[dict], scaling_rows: Sequence[dict], current_gmacs: float, current_label: str,
+    pinned_gmacs: float | None = None, pinned_label: str = "",
 ) -> go.Figure:
     """Chart 3: ImageNet top-1 against FLOPs (billions of multiply-adds, log axis), from the paper.
 
@@ -124,6 +150,10 @@ def accuracy_vs_flops(
     figure.add_scatter(x=[current_gmacs, current_gmacs], y=[low_y, high_y], mode="lines",
                        line=dict(color=COLORS["current"], width=2, dash="dash"), legendrank=3, legendgroup="table2",
                        name=f"current: {units.si(current_gmacs * 1e9)} FLOPs (untrained)")
+    if pinned_gmacs is not None:
+        figure.add_scatter(x=[pinned_gmacs, pinned_gmacs], y=[low_y, high_y], mode="lines", legendrank=4,
+                           legendgroup="table2", line=dict(color=COLORS["pinned"], width=3, dash="dot"),
+                           name=f"pinned {pinned_label}: {units.si(pinned_gmacs * 1e9)} FLOPs")
     figure.add_scatter(
         x=[r["flops_b"] for r in effnets], y=[r["top1"] for r in effnets], hovertext=[r["model"] for r in effnets],
         hoverinfo="text+x+y", mode="lines+markers", name="EfficientNet B0–B7 (Table 2)", legendrank=1,
@@ -170,6 +200,7 @@ def accuracy_vs_flops(
                               xshift=14 if right_side else -7, yshift=-6 if right_side else 5,
                               bgcolor="rgba(255,255,255,0.9)", font=dict(size=14))
     flops = [r["flops_b"] for r in [*effnets, *others, *scaling_rows]] + [current_gmacs]
+    flops += [pinned_gmacs] if pinned_gmacs is not None else []
     low_x, high_x = min(flops) / 1.5, max(flops) * 1.5
     ticks = [t for t in FLOPS_TICKS if low_x <= t <= high_x]
     figure.update_xaxes(type="log", title="FLOPs (billions of multiply-adds, log scale)",

@@ -21,6 +21,7 @@ import effnet
 import streamlit as st
 
 from app.components import projector
+from app.components.text import escape_markdown
 
 MODES = ("Compound", "Manual")
 MODE_LABELS = {"Compound": "Compound φ", "Manual": "Manual"}
@@ -48,6 +49,7 @@ DEFAULTS: dict[str, object] = {
     "width": 1.0,
     "resolution": effnet.preset("b0").resolution,
     "projector": False,  # large type and charts for the back of a room (app.components.projector)
+    "pin": "",  # a pinned configuration to compare with (encode_pin), "" for none; not a widget
 }
 CONTROL_KEYS = tuple(DEFAULTS)
 _LAST_GOOD = "_controls_last_good"
@@ -67,6 +69,7 @@ class Selection:
     error: str | None  # one line: why the requested config was refused (the last good one is shown)
     build_error: str | None  # one line: the config profiles fine but is too big to build here
     link_warnings: tuple[str, ...]  # values in the URL that were out of range and ignored
+    pinned: effnet.ScalingConfig | None = None  # the configuration pinned for comparison, if any
 
     @property
     def constraint(self) -> float:
@@ -79,7 +82,7 @@ def show_messages(selection: Selection) -> None:
     if selection.error:
         st.error(selection.error)
     for warning in selection.link_warnings:
-        st.warning(warning)
+        st.warning(escape_markdown(warning))  # it quotes the link: shown as typed, never as markdown
 
 
 def current_selection() -> Selection:
@@ -112,6 +115,9 @@ def _parse_url_value(key: str, raw: str) -> object:
         if text.lower() in ("0", "false", "off", "no"):
             return False
         raise ValueError(f"projector={text!r} in the link is not 1 or 0")
+    if key == "pin":
+        decode_pin(text)  # raises ValueError with a one-line message
+        return text
     if key == "preset":
         for option in PRESET_OPTIONS:
             if text.lower() == option.lower():
@@ -131,6 +137,31 @@ def _parse_url_value(key: str, raw: str) -> object:
     if key == "resolution":
         return int(round(number))
     return number  # alpha, beta, gamma: effnet.compound checks them and explains a refusal
+
+
+def encode_pin(config: effnet.ScalingConfig) -> str:
+    """A configuration in a few URL-safe characters: a preset by name ('b4'), otherwise
+    variant, depth, width and resolution ('b-d2-w1.5-r320'): all that its profile depends on."""
+    if config.name:
+        return config.name
+    return f"{config.variant}-d{config.depth:g}-w{config.width:g}-r{config.resolution}"
+
+
+def decode_pin(text: str) -> effnet.ScalingConfig:
+    """The configuration `encode_pin` wrote; ValueError with a one-line message for anything else."""
+    text = text.strip().lower()
+    if text in effnet.PRESETS:
+        return effnet.preset(text)
+    parts = text.split("-")
+    try:
+        variant, depth, width, resolution = parts
+        assert depth[0] == "d" and width[0] == "w" and resolution[0] == "r"
+        return effnet.ScalingConfig(depth=float(depth[1:]), width=float(width[1:]), resolution=int(resolution[1:]),
+                                    variant=variant)
+    except effnet.ConfigError as refusal:
+        raise ValueError(f"pin={text} in the link: {refusal}") from None
+    except (ValueError, AssertionError, IndexError):
+        raise ValueError(f"pin={text} in the link is not a preset name or like b-d2-w1.5-r320") from None
 
 
 def _apply_url() -> list[str]:
@@ -159,7 +190,7 @@ def _write_url() -> None:
     mode = st.session_state["mode"]
     keys = ["preset", "family", "mode"]
     keys += ["phi", "alpha", "beta", "gamma"] if mode == "Compound" else ["depth", "width", "resolution"]
-    keys += ["projector"]
+    keys += ["projector", "pin"]
     wanted = {}
     for key in keys:
         value = st.session_state[key]
@@ -224,6 +255,15 @@ def _on_mode() -> None:
 
 def _on_custom() -> None:
     st.session_state["preset"] = CUSTOM
+
+
+def _on_pin() -> None:
+    shown = st.session_state.get(_LAST_GOOD) or requested_config(DEFAULTS)
+    st.session_state["pin"] = encode_pin(shown)
+
+
+def _on_unpin() -> None:
+    st.session_state["pin"] = ""
 
 
 # ---------------------------------------------------------------------------------------------
@@ -295,8 +335,18 @@ def scaling_sidebar() -> Selection:
     except effnet.ConfigError as refusal:
         build_error = str(refusal)
 
+    pinned = decode_pin(st.session_state["pin"]) if st.session_state["pin"] else None
     with st.sidebar:
         st.caption(f"Showing: {config.label}")
+        if pinned is None:
+            st.button("Pin this configuration", key="pin_button", icon=":material/push_pin:", on_click=_on_pin,
+                      help="Keep it on screen while you move the sliders: both side by side, in the metrics, "
+                           "the stage table and charts ① to ③. The pin is kept in the link.")
+        else:
+            st.caption(f":material/push_pin: Pinned: {pinned.label}")
+            left, right = st.columns(2)
+            left.button("Pin this instead", key="repin_button", on_click=_on_pin)
+            right.button("Unpin", key="unpin_button", on_click=_on_unpin)
         st.divider()
         st.toggle("Projector mode", key="projector",
                   help="Larger type and charts, readable from the back of a room; collapse the sidebar with « "
@@ -316,6 +366,7 @@ def scaling_sidebar() -> Selection:
         error=error,
         build_error=build_error,
         link_warnings=tuple(link_warnings),
+        pinned=pinned,
     )
     st.session_state[_SELECTION] = selection
     return selection

@@ -11,7 +11,7 @@ import pandas as pd
 import streamlit as st
 
 import effnet
-from app.components import charts, controls, focus, latency_panel, projector, units
+from app.components import charts, compare, controls, focus, latency_panel, projector, units
 from app.services import profiles
 
 STAGE_NAMES = {1: "1 stem", 9: "9 head"}
@@ -172,7 +172,7 @@ def _chart(figure, key: str, name: str) -> None:
     st.plotly_chart(projector.figure(figure), key=key, config=charts.export_config(name), theme=projector.theme())
 
 
-def _paper_chart(profile: effnet.Profile) -> None:
+def _paper_chart(profile: effnet.Profile, pinned: effnet.Profile | None = None) -> None:
     from effnet import paper
 
     effnets = [
@@ -184,7 +184,9 @@ def _paper_chart(profile: effnet.Profile) -> None:
         {"base": r.base, "scaling": r.scaling, "setting": r.setting, "flops_b": r.flops_b, "top1": r.top1}
         for r in paper.TABLE3
     ]
-    _chart(charts.accuracy_vs_flops(effnets, others, scaling_rows, profile.macs / 1e9, profile.config.label),
+    _chart(charts.accuracy_vs_flops(effnets, others, scaling_rows, profile.macs / 1e9, profile.config.label,
+                                    pinned.macs / 1e9 if pinned else None,
+                                    pinned.config.label.removeprefix("EfficientNet-") if pinned else ""),
            "chart_accuracy", "accuracy_vs_flops")
     st.caption(f"Published top-1 from {paper.PAPER} (Table 2: EfficientNets and ResNet-50; Table 3: one "
                "dimension at a time against compound scaling). The dashed line is the current configuration's "
@@ -208,6 +210,9 @@ def render() -> None:
     base = effnet.profile(effnet.preset("lite0" if config.is_lite else "b0"))
     with focus.section("metrics"):
         _metrics(profile, base)
+    pinned = effnet.profile(selection.pinned) if selection.pinned is not None else None
+    if pinned is not None:
+        compare.section(pinned, profile, _stage_name)
     st.caption(
         f"FLOPs are counted as the paper does, in multiply-adds: {units.si(profile.macs)} "
         f"(the paper writes B0's 386 M as 0.39B). Counting each multiply-add as two floating-point "
@@ -222,13 +227,21 @@ def render() -> None:
     current_phi = config.phi if selection.mode == "Compound" and not selection.error else None
     with left, focus.section("flops_phi"):
         if series:
-            _chart(charts.flops_vs_phi(series, f"{selection.constraint:.2f}", current_phi, profile.macs / series[0]["macs"]),
-                   "chart_flops_phi", "flops_vs_phi")
+            pin = None
+            if pinned is not None:
+                pin = (pinned.config.phi, pinned.macs / series[0]["macs"], pinned.config.label.removeprefix("EfficientNet-"))
+            _chart(charts.flops_vs_phi(series, f"{selection.constraint:.2f}", current_phi, profile.macs / series[0]["macs"],
+                                       pin), "chart_flops_phi", "flops_vs_phi")
     with right:
         stage_rows = [{"name": _stage_name(s.stage.index), "params": s.params, "macs": s.macs} for s in profile.stages]
-        _chart(charts.per_stage(stage_rows, config.label), "chart_stages", "per_stage")
+        pinned_rows = None
+        if pinned is not None:
+            pinned_rows = [{"name": _stage_name(s.stage.index), "params": s.params, "macs": s.macs} for s in pinned.stages]
+        _chart(charts.per_stage(stage_rows, config.label, pinned_rows,
+                                pinned.config.label.removeprefix("EfficientNet-") if pinned else ""),
+               "chart_stages", "per_stage")
     with focus.section("accuracy"):
-        _paper_chart(profile)
+        _paper_chart(profile, pinned)
     with focus.section("constraint"):
         left, right = st.columns([3, 2])
         with left:
