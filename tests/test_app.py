@@ -528,3 +528,5 @@ def test_top5_probabilities_keep_their_digits_and_percent_sign(app):
     top5 = [t for t in texts if re.match(r"[\d.]+ % · ", t)]
     assert len(top5) == 15  # 5 classes in each of the 3 panels
     assert all(float(t.split(" ")[0]) <= 100 for t in top5)
+    slides = [b for b in app.get("download_button") if b.proto.label.startswith("Slide (PNG, 2×")]
+    assert len(slides) == 3  # one slide export per panel (tests/test_cam_panels.py checks the image)

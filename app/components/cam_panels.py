@@ -13,6 +13,7 @@ import streamlit as st
 from app.components import units
 from app.components.text import escape_markdown
 from app.services.cam import Panel
+from effnet import cam
 
 
 def panel_title(panel: Panel) -> str:
@@ -51,12 +52,70 @@ def figures_table(panels: list[Panel], overlap: np.ndarray | None, image_name: s
     return pd.DataFrame(rows)
 
 
+SCREEN_SIDE = 640  # the overlay's longer side on screen (app.services.cam.maps)
+SLIDE_SCALE = 2
+
+
+def slide_png(result, image, title: str, caption: str) -> bytes:
+    """A panel for a slide: the overlay rendered at twice the on-screen size, and its caption below it in
+    type that stays readable on a projected slide. `image` is the photo the map was computed on."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    screen_scale = min(1.0, SCREEN_SIDE / max(image.size))
+    width = round(image.width * screen_scale * SLIDE_SCALE)
+    height = round(image.height * screen_scale * SLIDE_SCALE)
+    overlay = result.overlay(image, max_side=max(width, height))
+    if overlay.size != (width, height):  # a photo smaller than twice the screen's size: enlarged smoothly
+        overlay = overlay.resize((width, height), Image.Resampling.LANCZOS)
+    title_font = ImageFont.load_default(size=max(20, width // 26))
+    text_font = ImageFont.load_default(size=max(16, width // 36))
+    draw = ImageDraw.Draw(overlay)
+    lines = [(title, title_font)] + [(line, text_font) for line in _wrap(draw, caption, text_font, width - 40)]
+    line_height = [font.getbbox("Ag")[3] + 10 for _, font in lines]
+    slide = Image.new("RGB", (width, height + sum(line_height) + 30), "white")
+    slide.paste(overlay, (0, 0))
+    draw = ImageDraw.Draw(slide)
+    y = height + 15
+    for (text, font), step in zip(lines, line_height):
+        draw.text((20, y), text, fill="#111827", font=font)
+        y += step
+    buffer = io.BytesIO()
+    slide.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def _wrap(draw, text: str, font, width: int) -> list[str]:
+    """`text` in lines no wider than `width` pixels in `font`."""
+    lines, line = [], ""
+    for word in text.split():
+        candidate = f"{line} {word}".strip()
+        if line and draw.textlength(candidate, font=font) > width:
+            lines.append(line)
+            line = word
+        else:
+            line = candidate
+    return lines + ([line] if line else [])
+
+
+def panel_caption(panel: Panel) -> str:
+    """The panel's caption as on screen, in one paragraph (the slide export carries it)."""
+    result = panel.result
+    stats = result.attention
+    trained = "" if result.trained else " Untrained (random weights): this map means nothing."
+    method = cam.METHOD_LABELS.get(result.method, result.method)
+    return (f"{method} of {result.model_label} at {result.resolution} px, layer {result.layer}. "
+            f"Target: {result.target_label} ({units.percent(result.target_prob)}). "
+            f"Half of the attention lies in {units.percent(stats.mass_share_50)} of the image.{trained}")
+
+
 def _file_stem(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_-]+", "_", name.rsplit(".", 1)[0])[:40] or "image"
 
 
-def show_panels(panels: list[Panel], overlap: np.ndarray | None, image_name: str, key: str) -> None:
-    """Draw the panels of one image side by side (at most 4 a row) and the figures below them."""
+def show_panels(panels: list[Panel], overlap: np.ndarray | None, image_name: str, key: str, image=None) -> None:
+    """Draw the panels of one image side by side (at most 4 a row) and the figures below them.
+
+    With `image` (the photo the maps were computed on), each panel also offers a slide export."""
     # Rows of equal panels, at most 4 wide: six stage panels are two rows of three, not 4 + 2.
     rows = math.ceil(len(panels) / 4)
     per_row = math.ceil(len(panels) / rows)
@@ -84,12 +143,19 @@ def show_panels(panels: list[Panel], overlap: np.ndarray | None, image_name: str
                     f"centre at ({100 * stats.centre[0]:.0f} %, {100 * stats.centre[1]:.0f} %) of width, height; "
                     f"peak at ({100 * stats.peak[0]:.0f} %, {100 * stats.peak[1]:.0f} %)."
                 )
+                stem = f"{_file_stem(image_name)}_{index + 1}_{result.model_name or 'custom'}_{result.resolution}_{result.layer}"
                 st.download_button(
-                    "Download panel (PNG)", panel.overlay_png,
-                    file_name=f"{_file_stem(image_name)}_{index + 1}_{result.model_name or 'custom'}_"
-                              f"{result.resolution}_{result.layer}.png",
+                    "Download panel (PNG)", panel.overlay_png, file_name=f"{stem}.png",
                     mime="image/png", key=f"{key}_png_{index}", on_click="ignore",
                 )
+                if image is not None:
+                    title = f"{index + 1}. {panel_title(panel)}"
+                    st.download_button(
+                        "Slide (PNG, 2×, with caption)",
+                        # Rendered on click, on its own thread: nothing is computed for panels nobody exports.
+                        lambda result=result, title=title, caption=panel_caption(panel): slide_png(result, image, title, caption),
+                        file_name=f"{stem}_slide.png", mime="image/png", key=f"{key}_slide_{index}", on_click="ignore",
+                    )
     table = figures_table(panels, overlap, image_name)
     if overlap is not None and len(panels) > 1:
         labels = [f"{i + 1}" for i in range(len(panels))]

