@@ -95,7 +95,7 @@ from .weights import imagenet_categories
 __all__ = [
     "MAX_CAM_BYTES", "METHODS", "METHOD_LABELS", "STAGES", "UNTRAINED_LABEL", "CamModel", "CamResult",
     "available_trained", "check_cam_memory", "checkpoint_model", "compare_family", "compare_resolutions",
-    "compare_stages", "compute_cam", "compute_cams", "model_lock", "normalise_layer", "normalise_method",
+    "cam_batch", "compare_stages", "compute_cam", "compute_cams", "model_lock", "normalise_layer", "normalise_method",
     "overlap_matrix", "resolve_target", "trained_model", "untrained_model",
 ]
 
@@ -340,7 +340,6 @@ def compute_cams(
         gradients = [g.detach().cpu().numpy() if g is not None else None for g in gradients]
         del outputs, logits
 
-    from pytorch_grad_cam.utils.image import scale_cam_image
     from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
 
     # Created without target layers, the library's object registers no hooks; it only does the maths.
@@ -351,11 +350,7 @@ def compute_cams(
     top5 = tuple((names[int(i)], float(p)) for p, i in zip(top.values, top.indices))
     results = []
     for name, layer_activations, layer_gradients in zip(layer_names, activations, gradients):
-        # As pytorch-grad-cam's compute_cam_per_layer + aggregate_multi_layers, for one layer.
-        cam = cam_object.get_cam_image(x, None, targets, layer_activations, layer_gradients, False)
-        cam = np.nan_to_num(np.maximum(cam, 0), nan=0.0, posinf=0.0)
-        heatmap = cam_object.aggregate_multi_layers([scale_cam_image(cam, (size, size))[:, None, :]])[0]
-        heatmap = np.clip(np.nan_to_num(heatmap.astype(np.float32)), 0.0, 1.0)
+        heatmap = _library_maps(cam_object, x, targets, layer_activations, layer_gradients, size)[0]
         grid = attention.heatmap_on_image(heatmap, crop_box, image.size)
         results.append(
             CamResult(
@@ -365,6 +360,53 @@ def compute_cams(
             )
         )
     return results
+
+
+def _library_maps(cam_object, x: torch.Tensor, targets, activations: np.ndarray, gradients: np.ndarray | None, size: int) -> np.ndarray:
+    """pytorch-grad-cam's maths for one layer (compute_cam_per_layer + aggregate_multi_layers):
+    float32 maps (batch, size, size) in [0, 1], each min-max normalised."""
+    from pytorch_grad_cam.utils.image import scale_cam_image
+
+    cam = cam_object.get_cam_image(x, None, targets, activations, gradients, False)
+    cam = np.nan_to_num(np.maximum(cam, 0), nan=0.0, posinf=0.0)
+    maps = cam_object.aggregate_multi_layers([scale_cam_image(cam, (size, size))[:, None, :]])
+    return np.clip(np.nan_to_num(maps.astype(np.float32)), 0.0, 1.0)
+
+
+def cam_batch(
+    model: EfficientNet,
+    x: torch.Tensor,
+    layer: str | None = None,
+    targets: Sequence[int] | None = None,
+    method: str = "gradcam",
+) -> tuple[np.ndarray, torch.Tensor]:
+    """Maps for a batch of already preprocessed images: (float32 (B, H, W) in [0, 1], logits (B, classes)).
+
+    The same forward pass, gradients and library maths as compute_cams, for tensors instead of one
+    photo (the scaling experiment's held-out images). `targets`: a class per image, or None for each
+    image's top-1. In eval mode the images of a batch do not interact, so one backward pass of the
+    summed target logits gives every image its own gradients. Holds the model's lock.
+    """
+    from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
+
+    method = normalise_method(method)
+    name = normalise_layer(layer)
+    needs_gradients = method != "eigencam"
+    with model_lock(model):
+        with torch.inference_mode(False), torch.enable_grad():
+            x = x.detach().clone()
+            outputs, logits = _forward(model, x, [name], needs_gradients)
+            chosen = logits.argmax(1) if targets is None else torch.as_tensor(list(targets), device=logits.device)
+            gradient = None
+            if needs_gradients:
+                picked = logits.gather(1, chosen.view(-1, 1)).sum()
+                gradient = torch.autograd.grad(picked, [outputs[name]])[0].detach().cpu().numpy()
+        activation = outputs[name].detach().cpu().numpy()
+        logits = logits.detach()
+        del outputs
+    cam_object = _method_classes()[method](model, target_layers=[])
+    maps = _library_maps(cam_object, x, [ClassifierOutputTarget(int(c)) for c in chosen], activation, gradient, x.shape[-1])
+    return maps, logits
 
 
 def compute_cam(

@@ -7,6 +7,7 @@
                              [--channels-last] [--runs N] [--time-budget S] [--json]
     python -m effnet presets [--json]
     python -m effnet cam ...          (when effnet.cli_cam is installed)
+    python -m effnet experiment plan|run|show ...   (effnet.cli_experiment)
 
 The only place in the package that prints. A mistake in the arguments exits with status 2 and one
 line on stderr (no traceback); --json prints exactly one JSON object on stdout.
@@ -86,6 +87,9 @@ def build_parser(cam_module: ModuleType | None = None) -> argparse.ArgumentParse
 
     if cam_module is not None:
         cam_module.add_parser(commands)
+    from . import cli_experiment
+
+    cli_experiment.add_parser(commands)
     return parser
 
 
@@ -271,6 +275,10 @@ def main(argv: list[str] | None = None) -> int:
             return _run_presets(args)
         if args.command == "cam" and cam_module is not None:
             return int(cam_module.run(args))
+        if args.command == "experiment":
+            from . import cli_experiment
+
+            return int(cli_experiment.run(args))
         parser.error(f"unknown command {args.command!r}")
     except ValueError as mistake:  # ConfigError, LatencyError, UsageError, ...: the user's to fix
         _fail(f"{parser.prog} {args.command}: error: {mistake}")

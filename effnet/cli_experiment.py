@@ -1,0 +1,204 @@
+"""`python -m effnet experiment`: the matched-FLOPs plan, and training the five networks.
+
+    python -m effnet experiment plan --flops 4.5 [--base b0] [--json]
+    python -m effnet experiment run --out DIR [--data synthetic|PATH|imagenette] [--base small]
+                                    [--flops 4.5] [--epochs N] [--seeds K] [--device auto|cpu|cuda]
+                                    [--train-size N] [--test-size N] [--threads T] [--quick]
+    python -m effnet experiment show DIR [--json]
+
+`plan --json` prints a JSON list of five objects (baseline, depth, width, resolution, compound).
+`run` writes DIR/results.json and DIR/<name>.pt; rerun the same command to resume an interrupted
+run. `--quick` is a small run for tests and CI: all five networks, a few minutes on 2 CPU cores.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import sys
+from pathlib import Path
+
+from .experiment.plan import TITLES, matched_plan, paper_rows, plan_as_dicts
+from .experiment.results import ResultsError, read_results
+from .scaling import ConfigError
+
+# --quick: the small base at 2x on 600 scenes for 3 epochs. Checked in tests: all five train and
+# the baseline beats chance.
+QUICK = {"base": "d0.5,w0.4,r48", "flops": 2.0, "epochs": 3, "train_size": 600, "test_size": 300}
+DEFAULTS = {"base": "small", "flops": 4.5, "epochs": 8, "train_size": 6000, "test_size": 1500}
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("experiment", help="depth-, width-, resolution-only and compound scaling at equal FLOPs",
+                                   description="The paper's Table 7 experiment: four ways to spend the same FLOPs.")
+    commands = parser.add_subparsers(dest="experiment_command", metavar="STEP", required=True)
+
+    plan = commands.add_parser("plan", help="the five networks at a FLOPs multiple of the base (closed form, instant)")
+    plan.add_argument("--flops", type=float, default=4.5, help="FLOPs multiple of the base (default 4.5, as Table 7)")
+    plan.add_argument("--base", default="b0", help="base: a preset (default b0), 'small' or d0.5,w0.4,r80")
+    plan.add_argument("--classes", type=int, help="classifier outputs (default: 1000 for a preset base, 10 as the synthetic task otherwise)")
+    plan.add_argument("--json", action="store_true", help="print a JSON list instead of a table")
+
+    run = commands.add_parser("run", help="train and evaluate the five networks; writes DIR/results.json")
+    run.add_argument("--out", required=True, type=Path, help="folder for results.json and the checkpoints")
+    run.add_argument("--data", default="synthetic", help="synthetic (default), imagenette, or a folder in ImageFolder layout")
+    run.add_argument("--base", help=f"base network (default {DEFAULTS['base']}: d0.5 w0.4 r80; or a preset, or d0.5,w0.4,r80)")
+    run.add_argument("--flops", type=float, help=f"FLOPs multiple (default {DEFAULTS['flops']})")
+    run.add_argument("--epochs", type=int, help=f"epochs per network (default {DEFAULTS['epochs']})")
+    run.add_argument("--seeds", type=int, default=1, help="train each network this many times (seeds 0..K-1; mean +- sd)")
+    run.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"), help="auto: the GPU when there is one")
+    run.add_argument("--train-size", type=int, help=f"synthetic training scenes (default {DEFAULTS['train_size']})")
+    run.add_argument("--test-size", type=int, help=f"synthetic held-out scenes (default {DEFAULTS['test_size']})")
+    run.add_argument("--data-seed", type=int, default=0, help="seed of the synthetic scenes (default 0)")
+    run.add_argument("--threads", type=int, help="CPU threads for torch (default: torch's choice)")
+    run.add_argument("--only", help="comma-separated subset of baseline,depth,width,resolution,compound")
+    run.add_argument("--cam-images", type=int, help="held-out images that get maps (default: all)")
+    run.add_argument("--quick", action="store_true", help="a small run for tests and CI (a few minutes on a CPU)")
+    run.add_argument("--json", action="store_true", help="print the results document")
+
+    show = commands.add_parser("show", help="the table of a finished run")
+    show.add_argument("folder", type=Path, help="the --out folder of a run (or its results.json)")
+    show.add_argument("--json", action="store_true")
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.experiment_command == "plan":
+        return _plan(args)
+    if args.experiment_command == "run":
+        return _run(args)
+    return _show(args)
+
+
+def _plan(args: argparse.Namespace) -> int:
+    from .experiment.run import base_config
+    from .scaling import PRESETS
+
+    classes = args.classes if args.classes is not None else (1000 if args.base.strip().lower() in PRESETS else 10)
+    base = base_config(args.base, classes)
+    rows = plan_as_dicts(matched_plan(base, args.flops))
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    paper = paper_rows()
+    print(f"Same FLOPs, four ways: {args.flops:g}x the multiply-adds of the base (d={base.depth:g}, w={base.width:g}, "
+          f"r={base.resolution}); d, w, r relative to the base.")
+    header = ("Network", "d", "w", "r", "Layers", "Params", "MACs", "x base", "Paper (B0, Table 7)")
+    table = []
+    for row in rows:
+        p = paper.get(row["name"], {})
+        table.append((row["name"], f"{row['depth_ratio']:.3g}", f"{row['width_ratio']:.3g}",
+                      f"{row['resolution_ratio']:.3g} ({row['resolution']} px)", str(sum(row["layers"])),
+                      _si(row["params"]), _si(row["macs"]), f"{row['flops_multiple']:.2f}",
+                      f"{p.get('setting', '')}: {p.get('flops_b', '')} B FLOPs, {p.get('top1', '')}% top-1"))
+    print("\n".join(_table(header, table, left=(0, 8))))
+    print("Paper: Tan & Le, EfficientNet (arXiv:1905.11946v5), Table 7, ImageNet; its FLOPs are multiply-adds.")
+    return 0
+
+
+def _source(args: argparse.Namespace, sizes: dict):
+    from .experiment.data import ImageFolderSource, SyntheticSource, imagenette_source
+
+    if args.data == "synthetic":
+        return SyntheticSource(sizes["train_size"], sizes["test_size"], seed=args.data_seed)
+    if args.data == "imagenette":
+        return imagenette_source(args.out / "data", seed=args.data_seed)
+    return ImageFolderSource(Path(args.data), seed=args.data_seed)
+
+
+def _run(args: argparse.Namespace) -> int:
+    from .cli import _ProgressBar
+    from .experiment.train import Recipe
+    from .experiment.run import run_experiment
+
+    settings = dict(QUICK if args.quick else DEFAULTS)
+    for key in ("base", "flops", "epochs", "train_size", "test_size"):
+        value = getattr(args, key)
+        if value is not None:
+            settings[key] = value
+    if not 1 <= args.seeds <= 20:
+        raise ValueError(f"--seeds must be from 1 to 20, got {args.seeds}")
+    only = None
+    if args.only:
+        only = [name.strip() for name in args.only.split(",") if name.strip()]
+        unknown = [name for name in only if name not in TITLES]
+        if unknown:
+            raise ValueError(f"unknown network {', '.join(unknown)} in --only; accepted: {', '.join(TITLES)}")
+    source = _source(args, settings)
+    recipe = Recipe(epochs=settings["epochs"])
+    progress = _ProgressBar(sys.stderr, width=24) if sys.stderr.isatty() else _LineProgress(sys.stderr)
+    command = "python -m effnet experiment " + " ".join(shlex.quote(a) for a in sys.argv[2:]) if sys.argv[1:2] == ["experiment"] else ""
+    try:
+        document = run_experiment(args.out, source, base=settings["base"], flops_multiple=settings["flops"], recipe=recipe,
+                                  seeds=tuple(range(args.seeds)), device=args.device, threads=args.threads, only=only,
+                                  cam_images=args.cam_images, command=command, progress=progress)
+    finally:
+        progress.close()
+    if args.json:
+        print(json.dumps(document, indent=1))
+    else:
+        print(format_results(document))
+        print(f"wrote {args.out / 'results.json'}")
+    return 0
+
+
+def _show(args: argparse.Namespace) -> int:
+    document = read_results(args.folder)
+    print(json.dumps(document, indent=1) if args.json else format_results(document))
+    return 0
+
+
+def format_results(document: dict) -> str:
+    """The five networks with their measured figures beside the paper's Table 7."""
+    paper = document.get("paper", {})
+    header = ("Network", "d", "w", "r", "Params", "MACs", "Test accuracy (95% CI)", "Pointing game", "Mass inside",
+              "Train", "Paper top-1")
+    rows = []
+    for n in document["networks"]:
+        ci = n.get("test_accuracy_ci") or [float("nan")] * 2
+        sd = f" sd {100 * n['test_accuracy_sd']:.1f}" if n.get("test_accuracy_sd") is not None else ""
+        rows.append((n["name"], f"{n['depth']:.3g}", f"{n['width']:.3g}", str(n["resolution"]), _si(n["params"]),
+                     _si(n["macs"]), f"{100 * n['test_accuracy']:.1f}% ({100 * ci[0]:.1f}-{100 * ci[1]:.1f}){sd}",
+                     f"{100 * n['pointing_game']:.1f}%" if "pointing_game" in n else "-",
+                     f"{100 * n['mass_inside']:.1f}%" if "mass_inside" in n else "-",
+                     _seconds(n["train_seconds"]), f"{paper.get(n['name'], {}).get('top1', '-')}%"))
+    lines = _table(header, rows, left=(0,))
+    share = next((n.get("object_share") for n in document["networks"] if n.get("object_share") is not None), None)
+    if share is not None:
+        lines.append(f"Chance level of pointing game and mass inside (the object's share of the image): {100 * share:.1f}%")
+    lines.append(f"Data: {document['dataset'].get('name')}, {document['dataset'].get('train_size')} train / "
+                 f"{document['dataset'].get('test_size')} test; device: {document.get('device')}; seeds: {document.get('seeds')}")
+    return "\n".join(lines)
+
+
+def _seconds(value: float) -> str:
+    return f"{value:.0f} s" if value < 120 else f"{value / 60:.1f} min"
+
+
+def _si(value: float) -> str:
+    from .cli import _si as si
+
+    return si(value)
+
+
+def _table(header, rows, left=()):
+    from .cli import _table as table
+
+    return table(header, rows, left)
+
+
+class _LineProgress:
+    """Progress for a log file or a pipe: a line at each new tenth of a percent... of a network."""
+
+    def __init__(self, stream) -> None:
+        self.stream, self.last = stream, ""
+
+    def __call__(self, fraction: float, message: str) -> None:
+        key = message.split(":")[0] + message.split(",")[0]
+        if key != self.last:
+            self.stream.write(f"[{100 * fraction:5.1f}%] {message}\n")
+            self.stream.flush()
+            self.last = key
+
+    def close(self) -> None:
+        pass
