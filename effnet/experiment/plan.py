@@ -157,9 +157,9 @@ def matched_plan(
     if macs(rounded) == macs(width_config):
         width_config = rounded
     # resolution only: multiples of 8
+    first = -(-base.resolution // RESOLUTION_MULTIPLE) * RESOLUTION_MULTIPLE  # B3's 300 px -> 304
     resolution_config = min(
-        (at(resolution=r) for r in range(base.resolution, RESOLUTION_RANGE[1] + 1, RESOLUTION_MULTIPLE)
-         if r % RESOLUTION_MULTIPLE == 0),
+        (at(resolution=r) for r in range(first, RESOLUTION_RANGE[1] + 1, RESOLUTION_MULTIPLE)),
         key=lambda c: abs(macs(c) - target),
     )
 
