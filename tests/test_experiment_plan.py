@@ -82,6 +82,12 @@ def test_out_of_range_multiples_are_refused_in_one_line(multiple):
     assert "\n" not in str(caught.value)
 
 
+def test_a_plan_past_the_labs_range_says_so():
+    with pytest.raises(effnet.ConfigError, match="leave the lab's range") as caught:
+        matched_plan(effnet.preset("b4"), 8.0)  # depth-only would need d > 8
+    assert "\n" not in str(caught.value)
+
+
 def test_cli_plan_json_lists_the_five(capsys):
     from effnet.cli import main
 
@@ -116,4 +122,4 @@ def test_plan_builds_no_network(monkeypatch):
         raise AssertionError("the plan must not build a network")
 
     monkeypatch.setattr(effnet.model, "EfficientNet", refuse)
-    assert math.isfinite(matched_plan(effnet.preset("b3"), 3.0)[-1].flops_multiple)
+    assert math.isfinite(matched_plan(effnet.preset("b2"), 2.0)[-1].flops_multiple)

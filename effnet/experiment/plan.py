@@ -174,11 +174,16 @@ def matched_plan(
                   resolution=min(RESOLUTION_RANGE[1], max(RESOLUTION_RANGE[0], resolution)))
 
     max_phi = math.log(high * 4) / math.log(alpha * beta**2 * gamma**2)
-    candidates = []
-    for rounding in (round, math.floor, math.ceil):  # nearest first: it wins ties
-        solved = _solve(lambda p: macs(compound_at(p, rounding)), 0.0, max_phi, target)
-        candidates.append((abs(macs(compound_at(solved, rounding)) - target), solved, compound_at(solved, rounding)))
-    _, phi, compound_config = min(candidates, key=lambda candidate: candidate[0])
+    roundings = (round, math.floor, math.ceil)  # nearest first: it wins ties
+    crossings = [_solve(lambda p, r=rounding: macs(compound_at(p, r)), 0.0, max_phi, target) for rounding in roundings]
+    # each rounding's crossing, and around the first one every phi on a 0.01 grid: the nearest to the
+    # target wins, then the smallest move of phi away from the crossing
+    solved = crossings[0]
+    phis = crossings + [solved + k / 100 for k in range(-30, 31) if k and solved + k / 100 > 0]
+    candidates = [(abs(macs(compound_at(p, rounding)) - target), abs(p - solved), order, p, rounding)
+                  for p in phis for order, rounding in enumerate(roundings)]
+    _, _, _, phi, rounding = min(candidates, key=lambda c: c[:3])
+    compound_config = compound_at(phi, rounding)
 
     plan = [PlannedNetwork("baseline", base, base_profile.params, base_profile.macs, 1.0, 1.0)]
     for name, config, solved_phi in (("depth", depth_config, None), ("width", width_config, None),
@@ -187,8 +192,14 @@ def matched_plan(
         plan.append(PlannedNetwork(name, config, p.params, p.macs, p.macs / base_profile.macs, flops_multiple, solved_phi))
     for network in plan[1:]:
         if abs(network.error) > TOLERANCE:
+            c = network.config
+            if c.depth >= DEPTH_RANGE[1] or c.width >= WIDTH_RANGE[1] or c.resolution >= RESOLUTION_RANGE[1]:
+                raise ConfigError(
+                    f"the {TITLES[network.name].split(' (')[0].lower()} network would leave the lab's range (depth and width "
+                    f"up to {DEPTH_RANGE[1]:g}, resolution up to {RESOLUTION_RANGE[1]}) before {flops_multiple:g}x; "
+                    "choose a smaller multiple or a smaller base")
             raise ConfigError(
-                f"no {network.name}-only network within {TOLERANCE:.0%} of {flops_multiple:g}x the base's multiply-adds "
+                f"no {TITLES[network.name].split(' (')[0].lower()} network within {TOLERANCE:.0%} of {flops_multiple:g}x the base's multiply-adds "
                 f"(nearest: {network.flops_multiple:.2f}x); try another multiple or a larger base"
             )
     return plan
