@@ -194,3 +194,19 @@ def test_imagenette_offline_is_one_line(tmp_path, monkeypatch):
         imagenette_source(tmp_path)
     message = str(caught.value)
     assert "internet" in message and "\n" not in message and "OSError" not in message
+
+
+def test_half_turns_keep_every_pattern_but_mirrors_would_not():
+    """The training augmentation (a half turn) must not change a class; a horizontal mirror would
+    turn rising diagonals into falling ones."""
+    grid = np.linspace(-1, 1, 201)
+    u, v = np.meshgrid(grid, grid)
+
+    def same(a, b):  # the same pattern, or the same one shifted by half a period (dark and light swapped)
+        return max(iou(a, b), iou(a, ~b)) > 0.9
+
+    for name in synthetic.PATTERNS:
+        assert same(synthetic._pattern(name, u, v), synthetic._pattern(name, -u, -v)), name
+    mirrored = synthetic._pattern("rising diagonals", -u, v)
+    assert same(mirrored, synthetic._pattern("falling diagonals", u, v))
+    assert not same(mirrored, synthetic._pattern("rising diagonals", u, v))

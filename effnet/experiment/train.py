@@ -5,7 +5,7 @@
 
 The loop reads top to bottom (nanoGPT style): data in memory as uint8 (on the GPU when there is
 one), a shuffled order per epoch from the seed, AdamW with linear warm-up and cosine decay, label
-smoothing, random horizontal flips; on CUDA mixed precision (float16 with a gradient scaler) and
+smoothing, random half turns; on CUDA mixed precision (float16 with a gradient scaler) and
 channels_last. After every epoch the model, optimiser, schedule, history and random state go to
 `<checkpoint>.partial.pt` (plain tensors and numbers: `torch.load(..., weights_only=True)` reads
 it), so an interrupted run resumes from its last finished epoch; the end result is a plain state
@@ -41,7 +41,9 @@ class Recipe:
     weight_decay: float = 0.05
     warmup_epochs: float = 0.5  # linear warm-up, then cosine decay to zero
     label_smoothing: float = 0.1
-    flip: bool = True  # random horizontal flips (every class is mirror-symmetric as a set)
+    # random half turns (both axes flipped): they keep every pattern's class. A horizontal flip alone
+    # would swap rising and falling diagonals (a first run with it confused exactly those two).
+    half_turns: bool = True
     optimizer: str = "AdamW"
     zero_init_classifier: bool = True  # start from equal logits (see train_network)
     # dropout and stochastic depth are the config's own (effnet's defaults: 0.2 and 0.2)
@@ -166,9 +168,9 @@ def train_network(
         for step in range(steps_per_epoch):
             index = order[step * recipe.batch_size: (step + 1) * recipe.batch_size]
             x, y = normalise(images[index]), labels[index]
-            if recipe.flip:
-                flipped = torch.rand(len(index), device=target) < 0.5
-                x = torch.where(flipped.view(-1, 1, 1, 1), x.flip(3), x)
+            if recipe.half_turns:
+                turned = torch.rand(len(index), device=target) < 0.5
+                x = torch.where(turned.view(-1, 1, 1, 1), x.flip(2, 3), x)
             with torch.autocast(target.type, dtype=torch.float16, enabled=cuda):
                 logits = model(x)
                 loss = loss_function(logits, y)
