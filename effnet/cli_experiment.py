@@ -5,6 +5,7 @@
                                     [--flops 4.5] [--epochs N] [--seeds K] [--device auto|cpu|cuda]
                                     [--train-size N] [--test-size N] [--threads T] [--quick]
     python -m effnet experiment show DIR [--json]
+    python -m effnet experiment samples --out FILE.png [--resolution 96] [--seed 0]
 
 `plan --json` prints a JSON list of five objects (baseline, depth, width, resolution, compound).
 `run` writes DIR/results.json and DIR/<name>.pt; rerun the same command to resume an interrupted
@@ -57,6 +58,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     run.add_argument("--quick", action="store_true", help="a small run for tests and CI (a few minutes on a CPU)")
     run.add_argument("--json", action="store_true", help="print the results document")
 
+    samples = commands.add_parser("samples", help="a PNG of the synthetic task: one scene per class beside its mask")
+    samples.add_argument("--out", required=True, type=Path, help="the PNG file to write")
+    samples.add_argument("--resolution", type=int, default=96, help="pixels per scene (default 96)")
+    samples.add_argument("--seed", type=int, default=0)
+
     show = commands.add_parser("show", help="the table of a finished run")
     show.add_argument("folder", type=Path, help="the --out folder of a run (or its results.json)")
     show.add_argument("--json", action="store_true")
@@ -67,7 +73,23 @@ def run(args: argparse.Namespace) -> int:
         return _plan(args)
     if args.experiment_command == "run":
         return _run(args)
+    if args.experiment_command == "samples":
+        return _samples(args)
     return _show(args)
+
+
+def _samples(args: argparse.Namespace) -> int:
+    from PIL import Image
+
+    from .experiment.synthetic import sample_grid
+
+    if not 16 <= args.resolution <= 512:
+        raise ValueError(f"--resolution must be from 16 to 512 pixels, got {args.resolution}")
+    grid = sample_grid(seed=args.seed, resolution=args.resolution)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(grid).save(args.out)
+    print(f"wrote {args.out}: one scene per class (left) and its object mask (right), {args.resolution} px")
+    return 0
 
 
 def _plan(args: argparse.Namespace) -> int:
