@@ -8,6 +8,7 @@
     python -m effnet presets [--json]
     python -m effnet cam ...          (when effnet.cli_cam is installed)
     python -m effnet experiment plan|run|show ...   (effnet.cli_experiment)
+    python -m effnet weights list [--json] | fetch NAME... | --all   (effnet.cli_weights)
 
 The only place in the package that prints. A mistake in the arguments exits with status 2 and one
 line on stderr (no traceback); --json prints exactly one JSON object on stdout.
@@ -90,6 +91,9 @@ def build_parser(cam_module: ModuleType | None = None) -> argparse.ArgumentParse
     from . import cli_experiment
 
     cli_experiment.add_parser(commands)
+    from . import cli_weights
+
+    cli_weights.add_parser(commands)
     return parser
 
 
@@ -279,6 +283,10 @@ def main(argv: list[str] | None = None) -> int:
             from . import cli_experiment
 
             return int(cli_experiment.run(args))
+        if args.command == "weights":
+            from . import cli_weights
+
+            return int(cli_weights.run(args))
         parser.error(f"unknown command {args.command!r}")
     except ValueError as mistake:  # ConfigError, LatencyError, UsageError, ...: the user's to fix
         _fail(f"{parser.prog} {args.command}: error: {mistake}")

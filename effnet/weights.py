@@ -12,7 +12,6 @@ from __future__ import annotations
 import importlib
 import io
 import os
-import socket
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Mapping
@@ -180,21 +179,14 @@ def available_offline() -> tuple[str, ...]:
 
 
 def _torchvision_state_dict(key: str) -> dict[str, torch.Tensor]:
-    tv_weights = _torchvision_weights(key)
+    """torchvision's weights from the torch cache; nothing is downloaded here (effnet.fetch does that)."""
     cached = _torchvision_cache_path(key)
     if cached.is_file():
         return torch.load(cached, map_location="cpu", weights_only=True)
-    previous = socket.getdefaulttimeout()
-    socket.setdefaulttimeout(10)
-    try:
-        return torch.hub.load_state_dict_from_url(tv_weights.url, map_location="cpu", progress=False, weights_only=True)
-    except Exception as error:  # any network failure means the same thing to the user
-        raise WeightsUnavailableError(
-            f"torchvision's {key.upper()} weights are not in the torch cache ({cached}) and could not be "
-            f"downloaded ({type(error).__name__}); offline, use the trained Lite0/Lite1/Lite2 instead"
-        ) from error
-    finally:
-        socket.setdefaulttimeout(previous)
+    raise WeightsUnavailableError(
+        f"torchvision's {key.upper()} weights are not in the torch cache ({cached}): get them with "
+        f"`python -m effnet weights fetch {key}` (needs internet); offline, use the trained Lite0/Lite1/Lite2 instead"
+    )
 
 
 def read_checkpoint(source: Mapping[str, torch.Tensor] | str | Path | bytes) -> dict[str, torch.Tensor]:

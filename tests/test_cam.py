@@ -186,7 +186,9 @@ def test_missing_trained_weights_are_refused_without_downloading(monkeypatch):
     missing = [name for name in effnet.PRETRAINED if name not in offline]
     if not missing:
         pytest.skip("every torchvision EfficientNet weight file is cached on this machine")
-    monkeypatch.setattr(torch.hub, "load_state_dict_from_url", lambda *a, **k: pytest.fail("tried to download"))
+    from effnet import fetch
+
+    monkeypatch.setattr(fetch, "_transfer", lambda *a, **k: pytest.fail("tried to download"))
     with pytest.raises(effnet.WeightsUnavailableError, match="not on this machine.*available: lite0, lite1, lite2"):
         cam.trained_model(missing[0])
 

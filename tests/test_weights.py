@@ -95,10 +95,12 @@ def test_torchvision_weights_offline_raise_a_clear_error(tmp_path: Path, monkeyp
     monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path))
 
     def no_network(*args, **kwargs):
-        raise OSError("network is unreachable")
+        pytest.fail("building a network must never download: only `python -m effnet weights fetch` does")
 
-    monkeypatch.setattr(torch.hub, "load_state_dict_from_url", no_network)
-    with pytest.raises(effnet.WeightsUnavailableError, match="Lite"):
+    from effnet import fetch
+
+    monkeypatch.setattr(fetch, "_transfer", no_network)
+    with pytest.raises(effnet.WeightsUnavailableError, match="weights fetch b0.*Lite"):
         effnet.build(effnet.preset("b0"), pretrained=True)
 
 
