@@ -1,13 +1,15 @@
 """`python -m effnet cam`: class activation maps of trained EfficientNets for image files.
 
     python -m effnet cam IMAGE [IMAGE ...] --out DIR [--models lite0,lite1,lite2] [--method gradcam]
-                         [--target "tabby"] [--layer stage6] [--resolution R] [--json]
+                         [--target "tabby"] [--layer stage6] [--resolution R] [--faithfulness] [--json]
 
 Writes one PNG per image and model into DIR (the heatmap over the whole photo, the part the network
 did not see dimmed) and prints one line per map, or with --json one JSON list with an object per
 image and model: image, model, label, trained, resolution, layer, method, target, target_index,
 target_prob, top5 [{"label", "prob"}], cam (the PNG's path), crop_box and attention
-(mass_share_50, centre, peak). A file that is not a usable image is reported on one line on stderr
+(mass_share_50, centre, peak); with --faithfulness also `faithfulness` (effnet.faithfulness: keep_highlighted,
+road_most_relevant_first / road_least_relevant_first per percentile, road_combined, the same for the
+random and centred baselines, the seconds it took). A file that is not a usable image is reported on one line on stderr
 and skipped; the others are still processed, and the exit status is 1. Option mistakes exit with 2.
 """
 
@@ -44,6 +46,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--layer", default=None, help="stem, stage2 ... stage8 or head (default: head, the last convolution)")
     parser.add_argument("--resolution", type=int, default=None, help="input size in pixels (default: each model's own)")
     parser.add_argument("--out", required=True, type=Path, metavar="DIR", help="folder for the PNG files (created if missing)")
+    parser.add_argument("--faithfulness", action="store_true",
+                        help="also score each map with pytorch-grad-cam's metrics and the random/centred baselines "
+                             "(about 8 extra forward passes per map)")
     parser.add_argument("--json", action="store_true", help="print one JSON list instead of text lines")
 
 
@@ -82,6 +87,10 @@ def run(args: argparse.Namespace) -> int:
             png = args.out / f"{stem}_{cam_model.name}.png"
             result.overlay(image).save(png, format="PNG")
             record = {"image": str(image_path), **result.as_dict(), "cam": str(png)}
+            if getattr(args, "faithfulness", False):
+                from .faithfulness import for_panel
+
+                record["faithfulness"] = for_panel(cam_model, image, result).as_dict()
             records.append(record)
             if not args.json:
                 print(_summary(record, result), flush=True)
@@ -117,4 +126,13 @@ def _summary(record: dict, result: cam.CamResult) -> str:
         f"{record['image']}  {result.model_label} @{result.resolution}  {cam.METHOD_LABELS[result.method]} at {result.layer}"
         f"  target: {result.target_label} ({result.target_prob:.1%})  top-1: {top_label} ({top_prob:.1%})"
         f"  half the attention in {result.attention.mass_share_50:.1%} of the image  -> {record['cam']}"
-    )
+    ) + (_faithfulness_summary(record["faithfulness"]) if "faithfulness" in record else "")
+
+
+def _faithfulness_summary(figures: dict) -> str:
+    p = str(figures["percentiles"][-1])
+    random = figures["baselines"].get("random", {})
+    return (f"\n    faithfulness: keep highlighted {figures['keep_highlighted']:+.3f} (random map {random.get('keep_highlighted', float('nan')):+.3f}; higher is better)"
+            f"  ROAD most relevant first p{p} {figures['road_most_relevant_first'][p]:+.3f}"
+            f" (random {random.get('road_most_relevant_first', {}).get(p, float('nan')):+.3f}; lower is better)"
+            f"  in {figures['seconds']:.1f} s")

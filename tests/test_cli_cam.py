@@ -95,3 +95,18 @@ def test_output_names_cannot_escape_the_folder():
     assert cli_cam._safe_stem(".hidden.png") == "hidden"
     assert cli_cam._safe_stem("ünïcødé photo!.jpg") == "n_c_d_photo"
     assert cli_cam._safe_stem("....jpg") == "image"
+
+
+def test_faithfulness_adds_an_object_to_each_entry(tmp_path, capsys):
+    args = parse(["cam", str(ASSETS / "chelsea.jpg"), "--models", "lite0", "--out", str(tmp_path), "--faithfulness", "--json"])
+    assert cli_cam.run(args) == 0
+    (entry,) = json.loads(capsys.readouterr().out)
+    figures = entry["faithfulness"]
+    assert {"keep_highlighted", "road_most_relevant_first", "road_least_relevant_first", "road_combined",
+            "baselines", "percentiles", "seconds", "better"} <= set(figures)
+    assert set(figures["road_most_relevant_first"]) == {str(p) for p in figures["percentiles"]}
+    assert set(figures["baselines"]) == {"random", "centre"}
+    assert all(-1 <= figures["baselines"][kind]["keep_highlighted"] <= 1 for kind in ("random", "centre"))
+    without = parse(["cam", str(ASSETS / "chelsea.jpg"), "--models", "lite0", "--out", str(tmp_path), "--json"])
+    assert cli_cam.run(without) == 0
+    assert "faithfulness" not in json.loads(capsys.readouterr().out)[0]

@@ -96,20 +96,15 @@ def _check(maps: np.ndarray, masks: np.ndarray) -> tuple[np.ndarray, np.ndarray]
 
 def faithfulness(model: torch.nn.Module, x: torch.Tensor, maps: np.ndarray, targets: list[int],
                  percentile: int = 80) -> dict[str, np.ndarray]:
-    """pytorch-grad-cam's metrics for a batch: per image, the softmax-confidence change when the
-    image is multiplied by its map (keep the highlighted region; higher is better) and ROAD with
-    the `percentile` most relevant pixels removed (confidence change; lower is better)."""
-    from pytorch_grad_cam.metrics.cam_mult_image import CamMultImageConfidenceChange
-    from pytorch_grad_cam.metrics.road import ROADMostRelevantFirst
-    from pytorch_grad_cam.utils.model_targets import ClassifierOutputSoftmaxTarget
+    """pytorch-grad-cam's metrics for a batch (effnet.faithfulness, the Attention page's code): per
+    image, the softmax-confidence change when the image is multiplied by its map (keep the
+    highlighted region; higher is better) and ROAD with the pixels above the map's `percentile`-th
+    percentile removed (confidence change; lower is better)."""
+    from .. import faithfulness as shared
 
-    chosen = [ClassifierOutputSoftmaxTarget(int(t)) for t in targets]
-    model.eval()
-    with torch.inference_mode(False), torch.no_grad():
-        keep = CamMultImageConfidenceChange()(x, maps, chosen, model)
-        road = ROADMostRelevantFirst(percentile=percentile)(x, maps, chosen, model)
-    return {"keep_highlighted": np.asarray(keep, dtype=np.float64).reshape(-1),
-            "road_most_relevant_first": np.asarray(road, dtype=np.float64).reshape(-1)}
+    figures = shared.scores(model, x, maps, targets, percentiles=(percentile,), least_relevant_first=False)
+    return {"keep_highlighted": figures["keep_highlighted"],
+            "road_most_relevant_first": figures["road_most_relevant_first"][int(percentile)]}
 
 
 def evaluate_network(model: torch.nn.Module, test: Split, mean, std, batch_size: int = 100,
