@@ -1,4 +1,4 @@
-"""The building blocks: MBConv (the inverted residual) and TensorFlow-style 'same' padding.
+"""The building blocks: MBConv (the inverted residual), Fused-MBConv and TensorFlow-style 'same' padding.
 
 MBConv comes from MobileNetV2 (Sandler et al., 2018) with squeeze-and-excitation (Hu et al., 2018)
 added, as the EfficientNet paper uses it (Section 4). torchvision's Conv2dNormActivation,
@@ -132,6 +132,66 @@ class MBConv(nn.Module):
         out = self.depthwise(out)
         out = self.squeeze_excite(out)
         out = self.project(out)
+        if self.use_residual:
+            out = self.drop_path(out) + x
+        return out
+
+
+class FusedMBConv(nn.Module):
+    """Fused-MBConv (EfficientNetV2, Section 3.2): MBConv's 1x1 expansion and kxk depthwise as one kxk conv.
+
+    One dense kxk convolution costs more multiply-adds than the pair it replaces, but it does far
+    more arithmetic per byte it moves, which is what keeps an accelerator busy in the early, large
+    stages. No squeeze-and-excitation. With an expansion of 1 the kxk convolution goes straight to
+    the output channels (with its activation) and there is no projection.
+    Children as in MBConv (`expand`, `depthwise`, `squeeze_excite`, `project`, `drop_path`), the
+    absent ones nn.Identity, so code that walks a block's parts treats both kinds alike.
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: int,
+        stride: int,
+        expand_ratio: int,
+        drop_path_rate: float,
+        norm_layer: Callable[..., nn.Module],
+        activation_layer: Callable[..., nn.Module],
+        conv_layer: Callable[..., nn.Module] = nn.Conv2d,
+    ) -> None:
+        super().__init__()
+        hidden_channels = in_channels * expand_ratio
+        convolution = dict(norm_layer=norm_layer, conv_layer=conv_layer)
+        expands = expand_ratio != 1
+
+        # fused expand: one k x k convolution (stride here) sees space and widens the block at once
+        self.expand = conv_norm_activation(
+            in_channels,
+            hidden_channels if expands else out_channels,
+            kernel_size=kernel_size,
+            stride=stride,
+            activation_layer=activation_layer,
+            **convolution,
+        )
+
+        # MBConv's depthwise and squeeze-and-excitation are fused away: off, like any absent part
+        self.depthwise = nn.Identity()
+        self.squeeze_excite = nn.Identity()
+
+        # project: a linear 1x1 convolution back to the narrow output, as in MBConv
+        if expands:
+            self.project = conv_norm_activation(
+                hidden_channels, out_channels, kernel_size=1, activation_layer=None, **convolution
+            )
+        else:
+            self.project = nn.Identity()
+
+        self.use_residual = stride == 1 and in_channels == out_channels
+        self.drop_path = StochasticDepth(drop_path_rate, "row") if self.use_residual else nn.Identity()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.project(self.expand(x))
         if self.use_residual:
             out = self.drop_path(out) + x
         return out

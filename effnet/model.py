@@ -13,14 +13,15 @@ from typing import Mapping
 import torch
 from torch import nn
 
-from .blocks import Conv2dSame, MBConv, conv_norm_activation
+from .blocks import Conv2dSame, FusedMBConv, MBConv, conv_norm_activation
 from .profile import check_buildable
 from .scaling import ScalingConfig, stages
 
 
 
 class EfficientNet(nn.Module):
-    """stem -> 7 MBConv stages -> head (1x1 conv) -> global pooling -> dropout -> classifier."""
+    """stem -> 7 MBConv stages (V2: 6 or 7 Fused-MBConv and MBConv stages) -> head (1x1 conv)
+    -> global pooling -> dropout -> classifier."""
 
     def __init__(self, config: ScalingConfig, tf_padding: bool = False) -> None:
         super().__init__()
@@ -42,20 +43,21 @@ class EfficientNet(nn.Module):
         for row in rows[1:-1]:
             blocks = []
             for layer in range(row.layers):
-                blocks.append(
-                    MBConv(
-                        in_channels=row.in_channels if layer == 0 else row.out_channels,
-                        out_channels=row.out_channels,
-                        kernel_size=row.kernel_size,
-                        stride=row.stride if layer == 0 else 1,
-                        expand_ratio=row.expand_ratio,
-                        squeeze_ratio=row.squeeze_ratio,
-                        drop_path_rate=config.stochastic_depth * block_index / total_blocks,
-                        norm_layer=norm_layer,
-                        activation_layer=activation_layer,
-                        conv_layer=conv_layer,
-                    )
+                block = dict(
+                    in_channels=row.in_channels if layer == 0 else row.out_channels,
+                    out_channels=row.out_channels,
+                    kernel_size=row.kernel_size,
+                    stride=row.stride if layer == 0 else 1,
+                    expand_ratio=row.expand_ratio,
+                    drop_path_rate=config.stochastic_depth * block_index / total_blocks,
+                    norm_layer=norm_layer,
+                    activation_layer=activation_layer,
+                    conv_layer=conv_layer,
                 )
+                if row.kind == "fused_mbconv":
+                    blocks.append(FusedMBConv(**block))
+                else:
+                    blocks.append(MBConv(squeeze_ratio=row.squeeze_ratio, **block))
                 block_index += 1
             stage_modules.append(nn.Sequential(*blocks))
         self.stages = nn.Sequential(*stage_modules)
@@ -92,16 +94,22 @@ class EfficientNet(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.forward_head(self.forward_features(x))
 
+    @property
+    def layer_names(self) -> tuple[str, ...]:
+        """'stem', 'stage2' .. the last stage, 'head': LAYER_NAMES for the B family, fewer for V2-S."""
+        return ("stem",) + tuple(f"stage{i}" for i in range(2, len(self.stages) + 2)) + ("head",)
+
     def layer(self, name: str) -> nn.Module:
         """A named point in the network for hooks: 'stem', 'stage2'..'stage8', 'head' (Table 1 numbers)."""
         key = name.strip().lower()
+        last = len(self.stages) + 1
         if key in ("stem", "stage1"):
             return self.stem
-        if key in ("head", "stage9"):
+        if key in ("head", f"stage{last + 1}"):
             return self.head
-        if key.startswith("stage") and key[5:].isdigit() and 2 <= int(key[5:]) <= 8:
+        if key.startswith("stage") and key[5:].isdigit() and 2 <= int(key[5:]) <= last:
             return self.stages[int(key[5:]) - 2]
-        raise ValueError(f"unknown layer {name!r}; choose 'stem', 'stage2' ... 'stage8' or 'head'")
+        raise ValueError(f"unknown layer {name!r}; choose 'stem', 'stage2' ... 'stage{last}' or 'head'")
 
 
 LAYER_NAMES: tuple[str, ...] = ("stem",) + tuple(f"stage{i}" for i in range(2, 9)) + ("head",)

@@ -162,3 +162,39 @@ def table2_by_preset() -> dict[str, PaperModel]:
 def lite_by_preset() -> dict[str, LiteModel]:
     """The Lite table keyed by effnet preset name: {"lite0": LiteModel(...), ...}."""
     return {row.preset: row for row in LITE}
+
+
+# ---------------------------------------------------------------------------------------------
+# EfficientNetV2 (Tan & Le, "EfficientNetV2: Smaller Models and Faster Training", ICML 2021,
+# arXiv:2104.00298). Only figures checked here: the ImageNet-1k table of the authors' official code
+# (google/automl, efficientnetv2/README.md, "Pretrained EfficientNetV2 Checkpoints"), read from the
+# file itself. Left out, because no copy of the paper's text could be read to check them: Table 7
+# (its accuracy, parameters, FLOPs, inference and training times) and the paper's latency figures.
+# The README's FLOPs are multiply-adds at the evaluation size (8.4B for V2-S: effnet counts 8.37 G
+# at 384 px); its V2-M top-1 (85.2%) differs from torchvision's reproduction (85.1%, weights.py).
+# ---------------------------------------------------------------------------------------------
+V2_SOURCE = "google/automl efficientnetv2/README.md (official EfficientNetV2 code), ImageNet1K table"
+
+
+@dataclass(frozen=True)
+class V2Model:
+    """One row of the official EfficientNetV2 ImageNet-1k table."""
+
+    model: str
+    preset: str
+    top1: float  # % top-1
+    params_m: float  # millions of parameters, as printed
+    flops_b: float  # billions of multiply-adds, as printed
+    source: str
+
+
+V2: tuple[V2Model, ...] = (
+    V2Model("EfficientNetV2-S", "v2_s", 83.9, 21.5, 8.4, V2_SOURCE),
+    V2Model("EfficientNetV2-M", "v2_m", 85.2, 54.1, 24.7, V2_SOURCE),
+    V2Model("EfficientNetV2-L", "v2_l", 85.7, 119.5, 56.3, V2_SOURCE),
+)
+
+
+def v2_by_preset() -> dict[str, V2Model]:
+    """The V2 table keyed by effnet preset name: {"v2_s": V2Model(...), ...}."""
+    return {row.preset: row for row in V2}

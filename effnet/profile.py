@@ -48,18 +48,30 @@ def _conv(in_channels: int, out_channels: int, kernel: int, out_size: int, group
 
 
 def block_steps(stage: Stage, first: bool = True) -> tuple[Step, ...]:
-    """The steps of one MBConv block of `stage` (its first block, or one of the repeats)."""
+    """The steps of one MBConv or Fused-MBConv block of `stage` (its first block, or one of the repeats)."""
     in_channels = stage.in_channels if first else stage.out_channels
     stride = stage.stride if first else 1
     size_in = stage.input_resolution if first else stage.output_resolution
     size_out = conv_output_size(size_in, stride)
     hidden = in_channels * stage.expand_ratio
     steps = []
+    k = stage.kernel_size
+    if stage.kind == "fused_mbconv":
+        # one dense k x k conv (to the hidden width, or straight to the output at expansion 1)
+        width = hidden if stage.expand_ratio != 1 else stage.out_channels
+        p, m = _conv(in_channels, width, k, size_out)
+        steps.append(Step("expand", f"{k}x{k} conv {in_channels}->{width}, stride {stride} + BN + act (fused)", (in_channels, size_in, size_in), (width, size_out, size_out), p, m))
+        if stage.expand_ratio != 1:
+            p, m = _conv(hidden, stage.out_channels, 1, size_out)
+            steps.append(Step("project", f"1x1 conv {hidden}->{stage.out_channels} + BN (linear)", (hidden, size_out, size_out), (stage.out_channels, size_out, size_out), p, m))
+        if stride == 1 and in_channels == stage.out_channels:
+            shape = (stage.out_channels, size_out, size_out)
+            steps.append(Step("residual", "add the block's input (stochastic depth in training)", shape, shape, 0, 0))
+        return tuple(steps)
     if stage.expand_ratio != 1:
         p, m = _conv(in_channels, hidden, 1, size_in)
         steps.append(Step("expand", f"1x1 conv {in_channels}->{hidden} + BN + act", (in_channels, size_in, size_in), (hidden, size_in, size_in), p, m))
     p, m = _conv(hidden, hidden, stage.kernel_size, size_out, groups=hidden)
-    k = stage.kernel_size
     steps.append(Step("depthwise", f"{k}x{k} depthwise conv, stride {stride} + BN + act", (hidden, size_in, size_in), (hidden, size_out, size_out), p, m))
     if stage.squeeze_ratio > 0:
         squeeze = max(1, int(in_channels * stage.squeeze_ratio))
@@ -115,6 +127,7 @@ class Profile:
             "width": c.width,
             "resolution": c.resolution,
             "phi": c.phi,
+            "stage_table": c.stage_table,
             "params": self.params,
             "macs": self.macs,
             "flops": self.flops,
@@ -163,8 +176,15 @@ def _profile_stage(stage: Stage, num_classes: int, stem_output: int = 0) -> tupl
         macs += sum(s.macs for s in steps)
         maps = {s.name: _numel(s.output_shape) for s in steps}
         block_input = _numel(steps[0].input_shape)
-        expanded, depthwise, output = maps.get("expand", 0), maps["depthwise"], maps["project"]
         held = stem_output + (stage_input if layer > 0 else 0)
+        if stage.kind == "fused_mbconv":
+            # the fused conv + BN + act, then the project conv + BN (absent at expansion 1)
+            expanded, output = maps["expand"], maps.get("project", 0)
+            inside = max(2 * expanded, expanded + 2 * output)
+            peak = max(peak, b * (held + block_input + inside))
+            stored += b * (3 * expanded + 2 * output + maps.get("residual", 0))
+            continue
+        expanded, depthwise, output = maps.get("expand", 0), maps["depthwise"], maps["project"]
         # expand, then depthwise (the expanded map is still referenced), then project
         inside = max(2 * expanded, expanded + 2 * depthwise, depthwise + 2 * output)
         peak = max(peak, b * (held + block_input + inside))
@@ -194,7 +214,7 @@ def compute_profile(config: ScalingConfig) -> Profile:
     stem_output = 0
     for stage in stages(config):
         # the first MBConv stage's input is the stem's output itself, so it is not held twice
-        held = stem_output if stage.kind == "mbconv" and stage.index > 2 else 0
+        held = stem_output if stage.kind in ("mbconv", "fused_mbconv") and stage.index > 2 else 0
         p, m, stage_peak, stage_stored = _profile_stage(stage, config.num_classes, held)
         if stage.kind == "stem":
             stem_output = _numel(stage.output_shape)

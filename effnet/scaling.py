@@ -57,6 +57,7 @@ class BaselineStage:
     in_channels: int
     out_channels: int
     repeats: int
+    block: str = "mbconv"  # "mbconv" (expand 1x1, depthwise kxk, SE, project) or "fused_mbconv"
 
 
 B0_STAGES: tuple[BaselineStage, ...] = (
@@ -72,6 +73,50 @@ STEM_CHANNELS = 32
 STEM_STRIDE = 2
 HEAD_CHANNELS = 1280
 SE_RATIO = 0.25  # squeeze to a quarter of the block's *input* channels
+
+# ---------------------------------------------------------------------------------------------
+# EfficientNetV2 (Tan & Le, "EfficientNetV2: Smaller Models and Faster Training", ICML 2021,
+# arXiv:2104.00298). Table 4 gives V2-S; M and L are the rows of torchvision models/efficientnet.py
+# (_efficientnet_conf), from the official automl/efficientnetv2 effnetv2_configs.py. The early
+# stages use Fused-MBConv (the 1x1 expansion and the kxk depthwise replaced by one kxk conv, no
+# squeeze-and-excitation): more MACs, but dense convolutions that keep an accelerator busy.
+# Rows as for B0: expand_ratio, kernel_size, stride, in_channels, out_channels, repeats, block.
+# The stem is a 3x3 stride-2 conv to the first row's input channels; the head a 1x1 conv to 1280.
+# ---------------------------------------------------------------------------------------------
+_F, _M = "fused_mbconv", "mbconv"
+V2_S_STAGES: tuple[BaselineStage, ...] = (
+    BaselineStage(1, 3, 1, 24, 24, 2, _F),  # stage 1: Fused-MBConv1, k3x3
+    BaselineStage(4, 3, 2, 24, 48, 4, _F),  # stage 2: Fused-MBConv4, k3x3
+    BaselineStage(4, 3, 2, 48, 64, 4, _F),  # stage 3: Fused-MBConv4, k3x3
+    BaselineStage(4, 3, 2, 64, 128, 6, _M),  # stage 4: MBConv4, k3x3, SE0.25
+    BaselineStage(6, 3, 1, 128, 160, 9, _M),  # stage 5: MBConv6, k3x3, SE0.25
+    BaselineStage(6, 3, 2, 160, 256, 15, _M),  # stage 6: MBConv6, k3x3, SE0.25
+)
+V2_M_STAGES: tuple[BaselineStage, ...] = (
+    BaselineStage(1, 3, 1, 24, 24, 3, _F),
+    BaselineStage(4, 3, 2, 24, 48, 5, _F),
+    BaselineStage(4, 3, 2, 48, 80, 5, _F),
+    BaselineStage(4, 3, 2, 80, 160, 7, _M),
+    BaselineStage(6, 3, 1, 160, 176, 14, _M),
+    BaselineStage(6, 3, 2, 176, 304, 18, _M),
+    BaselineStage(6, 3, 1, 304, 512, 5, _M),
+)
+V2_L_STAGES: tuple[BaselineStage, ...] = (
+    BaselineStage(1, 3, 1, 32, 32, 4, _F),
+    BaselineStage(4, 3, 2, 32, 64, 7, _F),
+    BaselineStage(4, 3, 2, 64, 96, 7, _F),
+    BaselineStage(4, 3, 2, 96, 192, 10, _M),
+    BaselineStage(6, 3, 1, 192, 224, 19, _M),
+    BaselineStage(6, 3, 2, 224, 384, 25, _M),
+    BaselineStage(6, 3, 1, 384, 640, 7, _M),
+)
+# The stage table a configuration scales: "b0" (EfficientNet-B0, Table 1, and Lite) or a V2 table.
+STAGE_TABLES: dict[str, tuple[BaselineStage, ...]] = {
+    "b0": B0_STAGES,
+    "v2_s": V2_S_STAGES,
+    "v2_m": V2_M_STAGES,
+    "v2_l": V2_L_STAGES,
+}
 
 
 @dataclass(frozen=True)
@@ -92,6 +137,7 @@ class ScalingConfig:
     batch_norm_eps: float = 1e-5
     batch_norm_momentum: float = 0.1
     phi: float | None = field(default=None, compare=False)  # set by compound(), for display
+    stage_table: str = "b0"  # the baseline that depth and width scale: "b0" or "v2_s", "v2_m", "v2_l"
 
     def __post_init__(self) -> None:
         _check_number("depth", self.depth, *DEPTH_RANGE)
@@ -107,6 +153,10 @@ class ScalingConfig:
         _check_number("resolution", self.resolution, *RESOLUTION_RANGE)
         if self.variant not in VARIANTS:
             raise ConfigError(f"variant must be one of {', '.join(VARIANTS)}, got {self.variant!r}")
+        if self.stage_table not in STAGE_TABLES:
+            raise ConfigError(f"stage_table must be one of {', '.join(STAGE_TABLES)}, got {self.stage_table!r}")
+        if self.is_v2 and self.variant != "b":
+            raise ConfigError("EfficientNetV2 has no Lite variant: use variant 'b' with a V2 stage table")
         if isinstance(self.num_classes, bool) or not isinstance(self.num_classes, int) or not 1 <= self.num_classes <= 100_000:
             raise ConfigError(f"num_classes must be a whole number from 1 to 100000, got {self.num_classes!r}")
         _check_number("dropout", self.dropout, 0.0, 0.99)
@@ -117,11 +167,15 @@ class ScalingConfig:
         return self.variant == "lite"
 
     @property
+    def is_v2(self) -> bool:
+        return self.stage_table != "b0"
+
+    @property
     def label(self) -> str:
-        """A short human name: 'EfficientNet-B3', 'EfficientNet-Lite0' or the multipliers."""
+        """A short human name: 'EfficientNet-B3', 'EfficientNet-Lite0', 'EfficientNetV2-S' or the multipliers."""
         if self.name:
-            return "EfficientNet-" + self.name.replace("lite", "Lite").replace("b", "B")
-        family = "Lite" if self.is_lite else "B"
+            return preset_label(self.name)
+        family = "V2-" + self.stage_table[-1].upper() if self.is_v2 else "Lite" if self.is_lite else "B"
         if self.phi is not None:
             return f"{family} φ={self.phi:g} (d={self.depth:.3g}, w={self.width:.3g}, r={self.resolution})"
         return f"{family} custom (d={self.depth:.3g}, w={self.width:.3g}, r={self.resolution})"
@@ -160,16 +214,31 @@ _PRESET_TABLE: dict[str, tuple[float, float, int, float, str]] = {
     "lite2": (1.1, 1.2, 260, 0.3, "lite"),
     "lite3": (1.2, 1.4, 280, 0.3, "lite"),
     "lite4": (1.4, 1.8, 300, 0.3, "lite"),
+    # EfficientNetV2: each its own stage table at d = w = 1; the resolution is torchvision's
+    # evaluation size (train sizes are smaller: progressive learning, paper Section 4.2)
+    "v2_s": (1.0, 1.0, 384, 0.2, "b"),
+    "v2_m": (1.0, 1.0, 480, 0.3, "b"),
+    "v2_l": (1.0, 1.0, 480, 0.4, "b"),
 }
 PRESETS: tuple[str, ...] = tuple(_PRESET_TABLE)
 # torchvision ported B5-B7 with TensorFlow's batch-norm settings; B0-B4 use PyTorch's defaults.
-# The Lite weights come from TensorFlow, whose batch-norm epsilon is 1e-3.
+# The Lite weights come from TensorFlow, whose batch-norm epsilon is 1e-3. torchvision's V2 sets
+# epsilon 1e-3 and keeps PyTorch's momentum (0.1).
 _TF_BATCH_NORM = {"b5", "b6", "b7", "lite0", "lite1", "lite2", "lite3", "lite4"}
+_V2_PRESETS = {"v2_s", "v2_m", "v2_l"}
+
+
+def preset_label(name: str) -> str:
+    """'b3' -> 'EfficientNet-B3', 'lite0' -> 'EfficientNet-Lite0', 'v2_s' -> 'EfficientNetV2-S'."""
+    if name.startswith("v2_"):
+        return "EfficientNetV2-" + name[3:].upper()
+    return "EfficientNet-" + name.replace("lite", "Lite").replace("b", "B")
 
 
 def preset(name: str) -> ScalingConfig:
-    """The official configuration of EfficientNet-B0..B7 or EfficientNet-Lite0..Lite4."""
+    """The official configuration of EfficientNet-B0..B7, EfficientNet-Lite0..Lite4 or EfficientNetV2-S/M/L."""
     key = str(name).strip().lower().replace("efficientnet-", "").replace("efficientnet_", "")
+    key = key.replace("efficientnetv2-", "v2_").replace("v2-", "v2_")
     if key not in _PRESET_TABLE:
         raise ConfigError(f"unknown preset {name!r}; choose one of {', '.join(PRESETS)}")
     width, depth, resolution, dropout, variant = _PRESET_TABLE[key]
@@ -181,8 +250,9 @@ def preset(name: str) -> ScalingConfig:
         variant=variant,
         name=key,
         dropout=dropout,
-        batch_norm_eps=1e-3 if tf_bn else 1e-5,
+        batch_norm_eps=1e-3 if tf_bn or key in _V2_PRESETS else 1e-5,
         batch_norm_momentum=0.01 if tf_bn else 0.1,
+        stage_table=key if key in _V2_PRESETS else "b0",
     )
 
 
@@ -248,8 +318,8 @@ def round_repeats(repeats: int, depth: float) -> int:
 class Stage:
     """One row of Table 1 for a concrete configuration."""
 
-    index: int  # 1 = stem, 2..8 = MBConv stages, 9 = head (the paper's numbering)
-    kind: str  # "stem", "mbconv" or "head"
+    index: int  # 1 = stem, 2..8 = MBConv stages, 9 = head (the paper's numbering; V2: 2..7 or 2..8)
+    kind: str  # "stem", "mbconv", "fused_mbconv" or "head"
     operator: str  # as the paper writes it, e.g. "MBConv6, k5x5"
     input_resolution: int  # H = W of the stage's input
     output_resolution: int
@@ -276,13 +346,18 @@ def conv_output_size(size: int, stride: int) -> int:
 
 
 def stages(config: ScalingConfig) -> tuple[Stage, ...]:
-    """The 9 stages of `config` in the paper's Table 1 layout (stem, 7 MBConv stages, head).
+    """The stages of `config` in the paper's Table 1 layout (stem, 7 MBConv stages, head).
+
+    A V2 stage table gives stem, 6 (S) or 7 (M, L) Fused-MBConv and MBConv stages, head; its rows are
+    numbered from 2 like B0's (V2's Table 4 numbers the stem 0).
 
     Lite (tensorflow/tpu efficientnet_lite_builder): no squeeze-and-excitation, ReLU6, the stem (32)
     and head (1280) channels are not scaled, and the first and last MBConv stages keep 1 layer.
     """
     lite = config.is_lite
-    stem_channels = STEM_CHANNELS if lite else round_filters(STEM_CHANNELS, config.width)
+    table = STAGE_TABLES[config.stage_table]
+    base_stem = table[0].in_channels if config.is_v2 else STEM_CHANNELS
+    stem_channels = STEM_CHANNELS if lite else round_filters(base_stem, config.width)
     resolution = config.resolution
     rows: list[Stage] = []
 
@@ -290,19 +365,20 @@ def stages(config: ScalingConfig) -> tuple[Stage, ...]:
     rows.append(Stage(1, "stem", "Conv3x3", resolution, stem_out, 3, stem_channels, 1, 3, STEM_STRIDE))
     resolution, in_channels = stem_out, stem_channels
 
-    last = len(B0_STAGES) - 1
-    for position, base in enumerate(B0_STAGES):
+    last = len(table) - 1
+    for position, base in enumerate(table):
         out_channels = round_filters(base.out_channels, config.width)
         if lite and position in (0, last):
             layers = base.repeats
         else:
             layers = round_repeats(base.repeats, config.depth)
         out_resolution = conv_output_size(resolution, base.stride)
+        fused = base.block == "fused_mbconv"
         rows.append(
             Stage(
                 index=position + 2,
-                kind="mbconv",
-                operator=f"MBConv{base.expand_ratio}, k{base.kernel_size}x{base.kernel_size}",
+                kind=base.block,
+                operator=f"{'Fused-' if fused else ''}MBConv{base.expand_ratio}, k{base.kernel_size}x{base.kernel_size}",
                 input_resolution=resolution,
                 output_resolution=out_resolution,
                 in_channels=in_channels,
@@ -311,7 +387,7 @@ def stages(config: ScalingConfig) -> tuple[Stage, ...]:
                 kernel_size=base.kernel_size,
                 stride=base.stride,
                 expand_ratio=base.expand_ratio,
-                squeeze_ratio=0.0 if lite else SE_RATIO,
+                squeeze_ratio=0.0 if lite or fused else SE_RATIO,
             )
         )
         resolution, in_channels = out_resolution, out_channels
@@ -319,5 +395,5 @@ def stages(config: ScalingConfig) -> tuple[Stage, ...]:
     # The official code rounds 1280 * w. torchvision builds 4x the last stage's channels instead:
     # the same for every preset, and within 8 channels of it for any other width.
     head_channels = HEAD_CHANNELS if lite else round_filters(HEAD_CHANNELS, config.width)
-    rows.append(Stage(9, "head", "Conv1x1 & Pooling & FC", resolution, 1, in_channels, head_channels, 1, 1, 1))
+    rows.append(Stage(len(table) + 2, "head", "Conv1x1 & Pooling & FC", resolution, 1, in_channels, head_channels, 1, 1, 1))
     return tuple(rows)

@@ -94,12 +94,35 @@ LITE_TOP1_SOURCE = "tensorflow/tpu models/official/efficientnet/lite/README.md (
 PRETRAINED = tuple(_LITE_PACKAGES) + tuple(f"b{i}" for i in range(8))
 
 
+# ---------------------------------------------------------------------------------------------
+# EfficientNetV2 (issue 10): torchvision's IMAGENET1K_V1 weights and their eval transforms, typed
+# from torchvision 0.29's weights metadata (tests/test_weights_v2.py checks them against it). Not
+# in PRETRAINED: nothing here downloads them. V2-S/M resize to the crop itself (no center crop).
+# ---------------------------------------------------------------------------------------------
+V2_WEIGHT_SPECS: dict[str, WeightSpec] = {
+    "v2_s": WeightSpec(
+        "v2_s", "torchvision EfficientNet_V2_S_Weights.IMAGENET1K_V1",
+        Preprocessing(384, 384, IMAGENET_MEAN, IMAGENET_STD, "bilinear"), 84.228, "torchvision weights metadata",
+    ),
+    "v2_m": WeightSpec(
+        "v2_m", "torchvision EfficientNet_V2_M_Weights.IMAGENET1K_V1",
+        Preprocessing(480, 480, IMAGENET_MEAN, IMAGENET_STD, "bilinear"), 85.112, "torchvision weights metadata",
+    ),
+    "v2_l": WeightSpec(
+        "v2_l", "torchvision EfficientNet_V2_L_Weights.IMAGENET1K_V1",
+        Preprocessing(480, 480, (0.5, 0.5, 0.5), (0.5, 0.5, 0.5), "bicubic"), 85.808, "torchvision weights metadata",
+    ),
+}
+
+
 def weight_spec(name: str) -> WeightSpec:
     """Provenance, preprocessing and reference accuracy of the trained weights of preset `name`."""
     from .scaling import preset
 
     config = preset(name)
     key = config.name
+    if key in V2_WEIGHT_SPECS:
+        return V2_WEIGHT_SPECS[key]
     if key in _LITE_PACKAGES:
         module, _, top1 = _LITE_PACKAGES[key]
         size = config.resolution

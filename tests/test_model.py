@@ -172,3 +172,66 @@ def test_memory_guard_refuses_what_the_machine_cannot_hold() -> None:
 def test_build_rejects_non_configs() -> None:
     with pytest.raises(TypeError):
         effnet.build("b0")  # type: ignore[arg-type]
+
+
+# ---------------------------------------------------------------------------------------------
+# EfficientNetV2-S/M/L against torchvision.models.efficientnet_v2_s/m/l (issue 10)
+# ---------------------------------------------------------------------------------------------
+V2_PRESETS = ["v2_s", "v2_m", "v2_l"]
+V2_PARAMS = {"v2_s": 21_458_488, "v2_m": 54_139_356, "v2_l": 118_515_272}  # torchvision's num_params
+
+
+@pytest.mark.parametrize("name", V2_PRESETS)
+def test_v2_parameter_count_equals_torchvision(name: str) -> None:
+    assert count(effnet.build(effnet.preset(name))) == count(torchvision_model(name)) == V2_PARAMS[name]
+    assert effnet.profile(effnet.preset(name)).params == V2_PARAMS[name]
+
+
+@pytest.mark.parametrize("name", V2_PRESETS)
+def test_v2_torchvision_state_dict_loads_tensor_for_tensor_with_equal_outputs(name: str) -> None:
+    reference = torchvision_model(name)
+    _randomise_batch_norm(reference, seed=len(name))
+    ours = effnet.build(effnet.preset(name), state_dict=reference.state_dict())
+    theirs = reference.state_dict()
+    assert len(ours.state_dict()) == len(theirs)
+    assert sorted(t.shape for t in ours.state_dict().values()) == sorted(t.shape for t in theirs.values())
+    x = torch.randn(2, 3, 64, 64, generator=torch.Generator().manual_seed(0))
+    with torch.inference_mode():
+        expected, actual = reference(x), ours(x)
+    assert (expected - actual).abs().max().item() < 1e-4
+
+
+@pytest.mark.parametrize("name", V2_PRESETS)
+def test_v2_settings_equal_torchvision(name: str) -> None:
+    reference, ours = torchvision_model(name), effnet.build(effnet.preset(name))
+    eps = {m.eps for m in reference.modules() if isinstance(m, torch.nn.BatchNorm2d)}
+    assert eps == {m.eps for m in ours.modules() if isinstance(m, torch.nn.BatchNorm2d)} == {1e-3}
+    assert reference.classifier[0].p == ours.dropout.p
+    depth_rates = [m.p for m in reference.modules() if isinstance(m, torchvision.ops.StochasticDepth)]
+    ours_rates = [b.drop_path.p for stage in ours.stages for b in stage if b.use_residual]
+    # torchvision keeps a StochasticDepth in every block; ours only where a residual uses it
+    used = [p for p, block in zip(depth_rates, (b for stage in reference.features[1:-1] for b in stage)) if block.use_res_connect]
+    assert used == pytest.approx(ours_rates)
+
+
+def test_fused_mbconv_parts() -> None:
+    from effnet.blocks import FusedMBConv
+
+    model = effnet.build(effnet.preset("v2_s"))
+    first, expanding = model.stages[0][0], model.stages[1][0]
+    assert isinstance(first, FusedMBConv) and isinstance(first.project, torch.nn.Identity)
+    assert first.expand[0].kernel_size == (3, 3) and first.use_residual
+    assert expanding.expand[0].out_channels == 96 and expanding.project[0].kernel_size == (1, 1)
+    assert isinstance(expanding.depthwise, torch.nn.Identity) and isinstance(expanding.squeeze_excite, torch.nn.Identity)
+    assert model.layer_names == ("stem",) + tuple(f"stage{i}" for i in range(2, 8)) + ("head",)
+    assert model.layer("stage7") is model.stages[5] and model.layer("head") is model.head
+
+
+def test_v2_table_scales_with_depth_and_width() -> None:
+    config = effnet.ScalingConfig(depth=0.5, width=0.5, resolution=96, stage_table="v2_s", num_classes=10)
+    model = effnet.build(config)
+    assert count(model) == effnet.profile(config).params
+    assert [len(stage) for stage in model.stages] == [1, 2, 2, 3, 5, 8]
+    assert model(torch.randn(1, 3, 96, 96)).shape == (1, 10)
+    with pytest.raises(effnet.ConfigError, match="Lite"):
+        effnet.ScalingConfig(variant="lite", stage_table="v2_m")

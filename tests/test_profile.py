@@ -326,3 +326,24 @@ def test_lite_with_tensorflow_padding_keeps_a_little_more() -> None:
     model = effnet.build(config)
     assert 1.0 <= measured_saved_bytes(model, config.resolution) / estimate.training_activation_bytes <= 1.15
     assert 1.0 <= measured_peak_bytes(model.eval(), config.resolution) / estimate.activation_bytes <= 1.2
+
+
+# ---------------------------------------------------------------------------------------------
+# EfficientNetV2 (issue 10): ptflops' aten count, at a small size and at torchvision's own
+# ---------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("name", ["v2_s", "v2_m", "v2_l"])
+def test_v2_macs_match_ptflops(name: str) -> None:
+    config = effnet.preset(name).with_resolution(96)
+    assert effnet.profile(config).macs == pytest.approx(ptflops_macs(effnet.build(config), 96), rel=MACS_TOLERANCE)
+
+
+@pytest.mark.parametrize("name", ["v2_s", "v2_m", "v2_l"])
+def test_v2_macs_equal_torchvision_published_flops(name: str) -> None:
+    weights = getattr(tv_efficientnet, f"EfficientNet_{name.upper()}_Weights").IMAGENET1K_V1
+    (crop,) = weights.transforms().crop_size
+    assert round(effnet.profile(effnet.preset(name).with_resolution(crop)).macs / 1e9, 3) == weights.meta["_ops"]
+
+
+def test_v2_custom_table_macs_match_ptflops() -> None:
+    config = effnet.ScalingConfig(depth=0.4, width=0.6, resolution=72, stage_table="v2_m", num_classes=10)
+    assert effnet.profile(config).macs == pytest.approx(ptflops_macs(effnet.build(config), 72), rel=MACS_TOLERANCE)
