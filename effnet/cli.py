@@ -3,6 +3,7 @@
     python -m effnet profile --preset b3 [--json]
     python -m effnet profile --phi 2.5 [--alpha 1.2 --beta 1.1 --gamma 1.15] [--variant lite] [--json]
     python -m effnet profile --depth 2 --width 1 --resolution 224 [--variant lite] [--json]
+    python -m effnet profile --preset v2_s [--batch 32] [--dtype float16] --json   (memory traffic, intensity)
     python -m effnet profile --preset b0 --latency [--device auto|cpu|cuda] [--batch 8] [--dtype float16]
                              [--channels-last] [--runs N] [--time-budget S] [--json]
     python -m effnet presets [--json]
@@ -26,6 +27,7 @@ from typing import NoReturn, Sequence, TextIO
 from .latency import Latency, measure_latency
 from .profile import Profile, profile
 from .scaling import ALPHA, BETA, GAMMA, PRESETS, VARIANTS, ScalingConfig, compound, preset
+from .traffic import Traffic, traffic
 
 
 def _load_cam_module() -> ModuleType | None:
@@ -76,8 +78,9 @@ def build_parser(cam_module: ModuleType | None = None) -> argparse.ArgumentParse
     timing = prof.add_argument_group("latency (random weights: timing does not depend on their values)")
     timing.add_argument("--latency", action="store_true", help="also time forward passes")
     timing.add_argument("--device", choices=("auto", "cpu", "cuda"), help="where to time (default auto: the GPU if there is one)")
-    timing.add_argument("--batch", type=int, help="images per forward pass (default 1)")
-    timing.add_argument("--dtype", help="float32 (default), float16 (GPU only) or bfloat16")
+    timing.add_argument("--batch", type=int, help="images per forward pass, for memory traffic and latency (default 1)")
+    timing.add_argument("--dtype", help="float32 (default), float16 or bfloat16, for memory traffic and latency "
+                                         "(float16 latency: GPU only)")
     timing.add_argument("--channels-last", action="store_true", help="NHWC memory format")
     timing.add_argument("--runs", type=int, help="timed runs (default: chosen from the warm-up time)")
     timing.add_argument("--time-budget", type=float, help="seconds the whole measurement may take")
@@ -111,7 +114,7 @@ def config_from_arguments(args: argparse.Namespace) -> ScalingConfig:
         raise UsageError("--alpha, --beta and --gamma set the compound rule and need --phi")
     if args.preset is not None:
         if args.variant is not None:
-            raise UsageError("a preset fixes its variant: use b0..b7 or lite0..lite4, without --variant")
+            raise UsageError("a preset fixes its variant: use b0..b7, lite0..lite4 or v2_s/v2_m/v2_l, without --variant")
         config = preset(args.preset)
         return config if args.resolution is None else config.with_resolution(args.resolution)
     if args.phi is not None:
@@ -129,12 +132,13 @@ def config_from_arguments(args: argparse.Namespace) -> ScalingConfig:
 
 
 def _run_profile(args: argparse.Namespace) -> int:
-    timing_options = {"--device": args.device, "--batch": args.batch, "--dtype": args.dtype, "--runs": args.runs, "--time-budget": args.time_budget}
+    timing_options = {"--device": args.device, "--runs": args.runs, "--time-budget": args.time_budget}
     stray = [name for name, value in timing_options.items() if value is not None] + (["--channels-last"] if args.channels_last else [])
     if stray and not args.latency:
         raise UsageError(f"{', '.join(stray)} {'needs' if len(stray) == 1 else 'need'} --latency")
     config = config_from_arguments(args)
     result = profile(config)
+    moved = traffic(config, batch=1 if args.batch is None else args.batch, dtype=args.dtype or "float32")
     latency = None
     if args.latency:
         progress = _ProgressBar(sys.stderr) if sys.stderr.isatty() else None
@@ -154,18 +158,24 @@ def _run_profile(args: argparse.Namespace) -> int:
                 progress.close()
     if args.json:
         document = result.as_dict()
+        # memory traffic for the batch and dtype (effnet.traffic): per stage and for the network
+        document.update(batch=moved.batch, dtype=moved.dtype, memory_bytes=moved.memory_bytes, intensity=moved.intensity,
+                        batch_macs=moved.macs)
+        for row, stage in zip(document["stages"], moved.stages):
+            row.update(memory_bytes=stage.memory_bytes, intensity=stage.intensity, batch_macs=stage.macs)
         if latency is not None:
             document["latency"] = latency.as_dict()
         print(json.dumps(document, indent=2))
     else:
-        print(format_profile(result, latency))
+        print(format_profile(result, latency, moved))
     return 0
 
 
-def format_profile(result: Profile, latency: Latency | None = None) -> str:
+def format_profile(result: Profile, latency: Latency | None = None, moved: Traffic | None = None) -> str:
     """The stage table laid out like the paper's Table 1, with per-stage cost, then the totals."""
     config = result.config
-    header = ("Stage", "Operator", "Resolution", "Channels", "Layers", "Params", "MACs")
+    moved = moved or traffic(config)
+    header = ("Stage", "Operator", "Resolution", "Channels", "Layers", "Params", "MACs", f"Bytes (batch {moved.batch})", "FLOP/B")
     rows = [
         (
             str(row.stage.index),
@@ -175,8 +185,10 @@ def format_profile(result: Profile, latency: Latency | None = None) -> str:
             str(row.stage.layers),
             _si(row.params),
             _si(row.macs),
+            _si(stage.memory_bytes) + "B",
+            f"{stage.intensity:.1f}",
         )
-        for row in result.stages
+        for row, stage in zip(result.stages, moved.stages)
     ]
     lines = [
         f"{config.label}: variant {config.variant}, depth {config.depth:.4g}, width {config.width:.4g}, "
@@ -188,6 +200,8 @@ def format_profile(result: Profile, latency: Latency | None = None) -> str:
         f"{result.macs / 1e9:.2f} G multiply-adds ({result.flops / 1e9:.2f} GFLOPs); the paper's \"FLOPs\" are multiply-adds",
         f"activation memory (float32, estimated): {_mib(result.activation_bytes)} peak per image for inference, "
         f"{_mib(result.training_activation_bytes)} per image kept for a backward pass",
+        f"memory traffic (batch {moved.batch}, {moved.dtype}; one kernel a layer, no cache reuse): "
+        f"{_mib(moved.memory_bytes)}, {moved.intensity:.1f} FLOP per byte",
     ]
     if latency is not None:
         lines.append(f"latency: {latency.summary()}")

@@ -173,7 +173,9 @@ BAD_ARGUMENTS = [
     ("profile", "--preset", "b0", "--variant", "lite"),
     ("profile", "--alpha", "1.3"),
     ("profile",),
-    ("profile", "--preset", "b0", "--batch", "4"),
+    ("profile", "--preset", "b0", "--batch", "0"),  # --batch/--dtype without --latency set the memory traffic (issue 10)
+    ("profile", "--preset", "b0", "--dtype", "float64"),
+    ("profile", "--preset", "b0", "--runs", "4"),
     ("profile", "--preset", "b0", "--latency", "--batch", "0"),
     ("profile", "--preset", "b0", "--latency", "--device", "gpu"),
     ("profile", "--preset", "b0", "--latency", "--device", "cpu", "--dtype", "float16"),
@@ -235,3 +237,19 @@ def test_cam_subcommand_is_registered_when_its_module_exists(monkeypatch: pytest
 def test_help_exits_0(capsys: pytest.CaptureFixture) -> None:
     status, out, _ = run_main(capsys, "profile", "--help")
     assert status == 0 and "--preset" in out and "--latency" in out
+
+
+def test_profile_json_gives_memory_traffic_per_stage(capsys: pytest.CaptureFixture) -> None:
+    from effnet.traffic import traffic
+
+    status, out, _ = run_main(capsys, "profile", "--preset", "v2_s", "--batch", "8", "--dtype", "bfloat16", "--json")
+    assert status == 0
+    document = json.loads(out)
+    expected = traffic(effnet.preset("v2_s"), batch=8, dtype="bfloat16")
+    assert (document["batch"], document["dtype"], document["memory_bytes"]) == (8, "bfloat16", expected.memory_bytes)
+    assert document["params"] == 21_458_488
+    for row, stage in zip(document["stages"], expected.stages, strict=True):
+        assert {"macs", "params", "memory_bytes", "intensity"} <= set(row)
+        assert (row["memory_bytes"], row["intensity"]) == (stage.memory_bytes, stage.intensity)
+    status, out, _ = run_main(capsys, "profile", "--preset", "b0", "--json")
+    assert json.loads(out)["batch"] == 1 and json.loads(out)["dtype"] == "float32"
