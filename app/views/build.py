@@ -11,7 +11,7 @@ import pandas as pd
 import streamlit as st
 
 import effnet
-from app.components import charts, compare, controls, focus, latency_panel, projector, units
+from app.components import charts, compare, controls, focus, latency_panel, projector, roofline, units
 from app.services import profiles
 
 STAGE_NAMES = {1: "1 stem", 9: "9 head"}
@@ -28,6 +28,8 @@ def _multipliers(config: effnet.ScalingConfig) -> str:
 def preset_versus_compound(selection: controls.Selection) -> str | None:
     """One sentence on how the published preset differs from the compound rule at the same phi."""
     config = selection.config
+    if config.is_v2:
+        return None  # EfficientNetV2 is not on the compound curve
     if config.name:
         index = int(config.name.lstrip("blite"))
         family = "lite" if config.is_lite else "b"
@@ -136,7 +138,7 @@ def _stage_table(profile: effnet.Profile) -> None:
 
 
 def _mbconv_explainer(config: effnet.ScalingConfig) -> None:
-    stages = [s for s in effnet.stages(config) if s.kind == "mbconv"]
+    stages = [s for s in effnet.stages(config) if s.kind in ("mbconv", "fused_mbconv")]
     # Labels that do not depend on the sliders: a selectbox keeps showing the label it was opened with.
     labels = {s.index: f"Stage {s.index}: {s.operator}" for s in stages}
     left, right = st.columns([2, 1])
@@ -160,6 +162,11 @@ def _mbconv_explainer(config: effnet.ScalingConfig) -> None:
     st.caption(f"Stage {index} of {config.label} has {repeats}: the first one changes the size and the channels, "
                "the repeats keep them.")
     se = "" if config.is_lite else " Squeeze-and-excitation re-weights the channels from their global average."
+    if stage.kind == "fused_mbconv":  # EfficientNetV2's early stages
+        st.caption(f"Fused-MBConv: one dense {stage.kernel_size}×{stage.kernel_size} convolution does the expand and "
+                   "depthwise steps at once, then a 1×1 projects back (none when the expansion is 1); no "
+                   "squeeze-and-excitation. More FLOPs than MBConv, but far more arithmetic per byte moved (see the roofline).")
+        return
     st.caption(
         f"Inverted residual: the block widens {stage.expand_ratio}× (expand), filters each channel on its own "
         f"(depthwise {stage.kernel_size}×{stage.kernel_size}), then narrows back (project, no activation).{se} "
@@ -263,6 +270,7 @@ def render() -> None:
     with focus.section("mbconv"):
         st.subheader("Inside one MBConv block")
         _mbconv_explainer(config)
+    roofline.section(config)
     st.subheader("Latency")
     latency_panel.latency_section(selection)
     focus.scroll()
