@@ -25,9 +25,14 @@ from app.components.text import escape_markdown
 
 MODES = ("Compound", "Manual")
 MODE_LABELS = {"Compound": "Compound φ", "Manual": "Manual"}
-FAMILIES = ("B", "Lite")
+FAMILIES = ("B", "Lite", "V2-S", "V2-M", "V2-L")
+# EfficientNetV2's families scale their own stage table (manual depth and width, not the compound rule)
+V2_FAMILIES = {"V2-S": "v2_s", "V2-M": "v2_m", "V2-L": "v2_l"}
 CUSTOM = "Custom"
-PRESET_LABELS = {name: name.replace("lite", "Lite").replace("b", "B") for name in effnet.PRESETS}
+PRESET_LABELS = {
+    name: name.upper().replace("_", "-") if name.startswith("v2_") else name.replace("lite", "Lite").replace("b", "B")
+    for name in effnet.PRESETS
+}
 PRESET_OPTIONS = (CUSTOM,) + tuple(PRESET_LABELS.values())
 
 # Slider ranges: phi 0..8 covers B0..B7 and a step beyond; depth and width span what ScalingConfig
@@ -144,7 +149,8 @@ def encode_pin(config: effnet.ScalingConfig) -> str:
     variant, depth, width and resolution ('b-d2-w1.5-r320'): all that its profile depends on."""
     if config.name:
         return config.name
-    return f"{config.variant}-d{config.depth:g}-w{config.width:g}-r{config.resolution}"
+    family = config.stage_table if config.is_v2 else config.variant
+    return f"{family}-d{config.depth:g}-w{config.width:g}-r{config.resolution}"
 
 
 def decode_pin(text: str) -> effnet.ScalingConfig:
@@ -156,8 +162,9 @@ def decode_pin(text: str) -> effnet.ScalingConfig:
     try:
         variant, depth, width, resolution = parts
         assert depth[0] == "d" and width[0] == "w" and resolution[0] == "r"
+        table = variant if variant in V2_FAMILIES.values() else "b0"
         return effnet.ScalingConfig(depth=float(depth[1:]), width=float(width[1:]), resolution=int(resolution[1:]),
-                                    variant=variant)
+                                    variant="b" if table != "b0" else variant, stage_table=table)
     except effnet.ConfigError as refusal:
         raise ValueError(f"pin={text} in the link: {refusal}") from None
     except (ValueError, AssertionError, IndexError):
@@ -237,7 +244,7 @@ def _on_preset() -> None:
         return
     config = effnet.preset(label)
     st.session_state["mode"] = "Manual"
-    st.session_state["family"] = "Lite" if config.is_lite else "B"
+    st.session_state["family"] = PRESET_LABELS[config.name][:4] if config.is_v2 else "Lite" if config.is_lite else "B"
     st.session_state["depth"] = config.depth
     st.session_state["width"] = config.width
     st.session_state["resolution"] = config.resolution
@@ -272,16 +279,22 @@ def _on_unpin() -> None:
 def requested_config(values: dict) -> effnet.ScalingConfig:
     """The configuration the control values ask for; raises effnet.ConfigError if it is out of range."""
     variant = "lite" if values["family"] == "Lite" else "b"
+    table = V2_FAMILIES.get(values["family"], "b0")
     if values["mode"] == "Compound":
+        if table != "b0":
+            raise effnet.ConfigError(
+                "EfficientNetV2 was not scaled by the compound rule: choose Manual to scale its table by depth and width"
+            )
         return effnet.compound(values["phi"], values["alpha"], values["beta"], values["gamma"], variant=variant)
     if values["preset"] != CUSTOM:
         official = effnet.preset(values["preset"])
-        if (official.depth, official.width, official.resolution, official.variant) == (
-            values["depth"], values["width"], values["resolution"], variant
+        if (official.depth, official.width, official.resolution, official.variant, official.stage_table) == (
+            values["depth"], values["width"], values["resolution"], variant, table
         ):
             return official
     return effnet.ScalingConfig(
-        depth=float(values["depth"]), width=float(values["width"]), resolution=int(values["resolution"]), variant=variant
+        depth=float(values["depth"]), width=float(values["width"]), resolution=int(values["resolution"]), variant=variant,
+        stage_table=table,
     )
 
 
@@ -295,10 +308,11 @@ def scaling_sidebar() -> Selection:
     with st.sidebar:
         st.header("Scaling")
         st.selectbox("Preset", PRESET_OPTIONS, key="preset", on_change=_on_preset,
-                     help="The published EfficientNet-B0…B7 and Lite0…Lite4: sets the sliders below.")
+                     help="The published EfficientNet-B0…B7, Lite0…Lite4 and EfficientNetV2-S/M/L: sets the sliders below.")
         st.radio("Family", FAMILIES, key="family", horizontal=True, on_change=_on_custom,
-                 format_func=lambda f: f"EfficientNet-{f}",
-                 help="Lite: no squeeze-and-excitation, ReLU6, stem and head not scaled (mobile-friendly).")
+                 format_func=lambda f: f"EfficientNet{f}" if f in V2_FAMILIES else f"EfficientNet-{f}",
+                 help="Lite: no squeeze-and-excitation, ReLU6, stem and head not scaled (mobile-friendly). "
+                      "V2: Fused-MBConv early stages, its own stage table (Manual mode).")
         mode = st.radio("Mode", MODES, key="mode", horizontal=True, on_change=_on_mode, format_func=MODE_LABELS.get)
         if mode == "Compound":
             low, high, step = PHI_RANGE
