@@ -530,3 +530,60 @@ def test_top5_probabilities_keep_their_digits_and_percent_sign(app):
     assert all(float(t.split(" ")[0]) <= 100 for t in top5)
     slides = [b for b in app.get("download_button") if b.proto.label.startswith("Slide (PNG, 2×")]
     assert len(slides) == 3  # one slide export per panel (tests/test_cam_panels.py checks the image)
+
+
+# --- torchvision's B family, when its weights are here (issue 11) -----------------------------------
+@pytest.fixture
+def torch_cache(tmp_path, monkeypatch):
+    """An empty torch cache for the test; any B network loaded from it is forgotten afterwards."""
+    import torch
+
+    from effnet import cam_models
+
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path))
+    (tmp_path / "checkpoints").mkdir()
+    yield tmp_path / "checkpoints"
+    from app.services import cam as cam_service
+
+    for name in [n for n in cam_models._TRAINED if n.startswith("b")]:
+        del cam_models._TRAINED[name]
+    for cached in (cam_service.trained_model, cam_service.maps, cam_service.faithfulness):
+        cached.clear()
+
+
+def test_the_b_family_names_every_missing_network_and_the_command(app, torch_cache):
+    app.switch_page("views/attention.py").run()
+    app.selectbox(key="cam_comparison").set_value("b_family").run()
+    no_exception(app)
+    assert app.multiselect(key="cam_b_family_models").value == ["b0", "b2", "b4"]
+    (warning,) = [w.value for w in app.warning if "Not on this machine" in w.value]
+    assert "B0, B2, B4" in warning and "python -m effnet weights fetch b0 b2 b4" in warning
+    assert any("None of the chosen" in i.value for i in app.info)
+    assert not _panel_targets(app)
+
+
+def test_the_b_family_renders_from_the_torch_cache_with_faithfulness(app, torch_cache):
+    """A B0 state dict (torchvision's layout, random weights) where torchvision keeps B0's file: B0 gets
+    its panel with its own preprocessing (224 px), B2 and B4 are named as missing; the faithfulness
+    toggle adds the figures and their baselines."""
+    import os
+
+    import torch
+
+    url = torchvision.models.EfficientNet_B0_Weights.IMAGENET1K_V1.url
+    torch.manual_seed(0)
+    torch.save(torchvision.models.efficientnet_b0(weights=None).state_dict(), torch_cache / os.path.basename(url))
+    app.switch_page("views/attention.py").run()
+    app.selectbox(key="cam_comparison").set_value("b_family").run()
+    no_exception(app)
+    titles = [m.value.replace("\\", "") for m in app.markdown if re.match(r"\*\*\d\. ", m.value)]
+    assert len(titles) == 1 and "B0" in titles[0] and "224 px" in titles[0]
+    (warning,) = [w.value for w in app.warning if "Not on this machine" in w.value]
+    assert "B2, B4" in warning and "B0" not in warning and "fetch b2 b4" in warning
+    app.toggle(key="cam_faithfulness").set_value(True).run()
+    no_exception(app)
+    tables = [m.value for m in app.markdown if m.value.startswith("**Faithfulness**")]
+    assert len(tables) == 1 and "| random |" in tables[0].replace("this map | random", "| random |")
+    assert re.search(r"Keep highlighted \| \*\*[+−±]\d", tables[0]) and " pp" in tables[0]
+    assert any("Higher is better" in m.value and "Lower is better" in m.value for m in app.markdown)
+    assert any(c.value.startswith("Faithfulness of 1 panels") for c in app.caption)

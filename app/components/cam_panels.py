@@ -22,7 +22,7 @@ def panel_title(panel: Panel) -> str:
     return f"{result.model_label.removeprefix('EfficientNet-')} · {result.resolution} px · {result.layer}"
 
 
-def figures_table(panels: list[Panel], overlap: np.ndarray | None, image_name: str) -> pd.DataFrame:
+def figures_table(panels: list[Panel], overlap: np.ndarray | None, image_name: str, faithfulness=None) -> pd.DataFrame:
     """One row per panel: what was computed and the attention figures (the CSV download)."""
     rows = []
     for index, panel in enumerate(panels):
@@ -48,6 +48,15 @@ def figures_table(panels: list[Panel], overlap: np.ndarray | None, image_name: s
         if overlap is not None:
             for other in range(len(panels)):
                 row[f"overlap_with_panel_{other + 1}"] = round(float(overlap[index, other]), 4)
+        if faithfulness is not None:
+            for kind, figures in faithfulness[index].figures.items():
+                prefix = "" if kind == "map" else f"{kind}_map_"
+                for metric, value in figures.items():
+                    if isinstance(value, dict):
+                        for percentile, number in value.items():
+                            row[f"{prefix}{metric}_p{percentile}"] = round(number, 4)
+                    else:
+                        row[f"{prefix}{metric}"] = round(value, 4)
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -112,10 +121,51 @@ def _file_stem(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_-]+", "_", name.rsplit(".", 1)[0])[:40] or "image"
 
 
-def show_panels(panels: list[Panel], overlap: np.ndarray | None, image_name: str, key: str, image=None) -> None:
+FAITHFULNESS_ROWS = (("keep_highlighted", None, "Keep highlighted"), ("road_most_relevant_first", 80, "ROAD remove top 20 %"),
+                     ("road_least_relevant_first", 20, "ROAD keep top 20 %"), ("road_combined", None, "ROAD combined"))
+
+
+def faithfulness_markdown(figures) -> str:
+    """One panel's faithfulness, each figure beside the random and the centred map's, with its direction."""
+    from effnet.faithfulness import MEANINGS
+
+    def value(kind: str, metric: str, percentile):
+        number = figures.figures.get(kind, {}).get(metric)
+        if isinstance(number, dict):
+            number = number.get(percentile)
+        return units.signed_points(number) if number is not None else units.NOT_A_NUMBER
+
+    lines = ["**Faithfulness** (change in the target's confidence)", "",
+             "| | this map | random | centred | better |", "|---|---|---|---|---|"]
+    for metric, percentile, label in FAITHFULNESS_ROWS:
+        lines.append(f"| {label} | **{value('map', metric, percentile)}** | {value('random', metric, percentile)} "
+                     f"| {value('centre', metric, percentile)} | {MEANINGS[metric][1]} |")
+    return "\n".join(lines)
+
+
+def faithfulness_legend(percentiles) -> str:
+    """What each faithfulness figure means, one line each (shown once under the panels)."""
+    from effnet.faithfulness import MEANINGS
+
+    return "\n".join([
+        f"- **Keep highlighted**: {MEANINGS['keep_highlighted'][0]}. Higher is better.",
+        "- **ROAD remove top 20 %** (most relevant first, 80th percentile): the map's most relevant fifth of the pixels "
+        "is removed and filled in from its neighbours. Lower is better: the network needed those pixels.",
+        "- **ROAD keep top 20 %** (least relevant first, 20th percentile): only the map's most relevant fifth is kept. "
+        "Higher is better.",
+        f"- **ROAD combined**: {MEANINGS['road_combined'][0]} ({', '.join(map(str, percentiles))}). Higher is better.",
+        "- **Random / centred**: the same figures for a seeded random map as coarse as a CAM and for a centred "
+        "Gaussian. A map worth trusting beats both. All figures are from pytorch-grad-cam's metrics module; the "
+        "CSV has every percentile.",
+    ])
+
+
+def show_panels(panels: list[Panel], overlap: np.ndarray | None, image_name: str, key: str, image=None,
+                faithfulness=None) -> None:
     """Draw the panels of one image side by side (at most 4 a row) and the figures below them.
 
-    With `image` (the photo the maps were computed on), each panel also offers a slide export."""
+    With `image` (the photo the maps were computed on), each panel also offers a slide export;
+    with `faithfulness` (effnet.faithfulness.Faithfulness per panel), each shows those figures."""
     # Rows of equal panels, at most 4 wide: six stage panels are two rows of three, not 4 + 2.
     rows = math.ceil(len(panels) / 4)
     per_row = math.ceil(len(panels) / rows)
@@ -143,6 +193,8 @@ def show_panels(panels: list[Panel], overlap: np.ndarray | None, image_name: str
                     f"centre at ({100 * stats.centre[0]:.0f} %, {100 * stats.centre[1]:.0f} %) of width, height; "
                     f"peak at ({100 * stats.peak[0]:.0f} %, {100 * stats.peak[1]:.0f} %)."
                 )
+                if faithfulness is not None:
+                    st.markdown(faithfulness_markdown(faithfulness[index]))
                 stem = f"{_file_stem(image_name)}_{index + 1}_{result.model_name or 'custom'}_{result.resolution}_{result.layer}"
                 st.download_button(
                     "Download panel (PNG)", panel.overlay_png, file_name=f"{stem}.png",
@@ -156,7 +208,9 @@ def show_panels(panels: list[Panel], overlap: np.ndarray | None, image_name: str
                         lambda result=result, title=title, caption=panel_caption(panel): slide_png(result, image, title, caption),
                         file_name=f"{stem}_slide.png", mime="image/png", key=f"{key}_slide_{index}", on_click="ignore",
                     )
-    table = figures_table(panels, overlap, image_name)
+    if faithfulness is not None:
+        st.markdown(faithfulness_legend(faithfulness[0].percentiles))
+    table = figures_table(panels, overlap, image_name, faithfulness)
     if overlap is not None and len(panels) > 1:
         labels = [f"{i + 1}" for i in range(len(panels))]
         st.markdown("**Overlap of the top-20 % regions** (intersection over union: 1 = same region, 0 = disjoint)")

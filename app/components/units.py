@@ -138,3 +138,13 @@ def percent(share: float) -> str:
     if 0 < share < 0.0005:
         return "<0.1 %"
     return f"{100 * share:.1f} %"
+
+
+def signed_points(change: float) -> str:
+    """A change of a probability in percentage points: '+14.3 pp', '−5.4 pp', '±0 pp' (one decimal)."""
+    if change is None or not math.isfinite(change):
+        return NOT_A_NUMBER
+    points = round(100 * change, 1)
+    if points == 0:
+        return "±0 pp"
+    return f"{'+' if points > 0 else '−'}{abs(points):.1f} pp"

