@@ -40,6 +40,7 @@ from app.components import controls  # noqa: E402
 PAGES = [
     st.Page("views/build.py", title="Build & profile", icon=":material/tune:", url_path="build", default=True),
     st.Page("views/attention.py", title="Attention (Grad-CAM)", icon=":material/visibility:", url_path="attention"),
+    st.Page("views/experiment.py", title="Experiment", icon=":material/experiment:", url_path="experiment"),
     st.Page("views/learn.py", title="Learn", icon=":material/school:", url_path="learn"),
 ]
 page = st.navigation(PAGES, position="top")

@@ -5,4 +5,8 @@
 - `latency`: on-demand timing through effnet.measure_latency (which serialises measurements).
 - `cam`: trained, untrained and checkpoint networks (`st.cache_resource`, shared and read-only)
   and their class-activation maps (`st.cache_data`, keyed by the image's hash and the settings).
+- `plans`: the matched-FLOPs plan of a configuration (`st.cache_data` by value; no torch).
+- `experiment`: the experiment's results.json (by file version), its trained networks
+  (`st.cache_resource`) and their Grad-CAM panels on held-out scenes and uploads (`st.cache_data`).
+- `training`: the one training subprocess a server runs at a time, and its progress (a lock).
 """

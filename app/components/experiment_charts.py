@@ -1,0 +1,172 @@
+"""The Experiment page's three Plotly charts, from a results document's networks (plain dicts).
+
+1. accuracy against multiply-adds, measured here, beside the paper's Table 7 (its Figure 8 idea);
+2. the attention scores (pointing game, mass inside the object) with their 95% intervals and the
+   chance level, or pytorch-grad-cam's faithfulness figures on photos;
+3. the training curves (loss and held-out accuracy per epoch), one line per network.
+
+Same look as the Build page's charts (app.components.charts): large type for a projector, the source
+in the subtitle so that a slide export carries it.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from app.components import units
+from app.components.charts import LEGEND_BELOW, SCALING_SYMBOLS, _layout
+
+NETWORK_COLORS = {"baseline": "#6b7280", "depth": "#d62728", "width": "#ff7f0e", "resolution": "#2ca02c",
+                  "compound": "#1f5fbf"}
+SHORT_NAMES = {"baseline": "baseline", "depth": "deeper", "width": "wider", "resolution": "higher resolution",
+               "compound": "compound"}
+PAPER_LABEL = "Paper, Table 7 (B0 on ImageNet)"
+
+
+def plain(text: str) -> str:
+    """Text from a results file for a Plotly label: Plotly reads a few HTML tags (<a href>, <b>, <br>) in
+    titles and hover text, so angle brackets are replaced by look-alikes and nothing is interpreted."""
+    return str(text).replace("<", "‹").replace(">", "›")
+
+
+def short_name(name: str) -> str:
+    return SHORT_NAMES.get(name) or plain(name)
+
+
+def _color(name: str) -> str:
+    return NETWORK_COLORS.get(name, "#111827")
+
+
+def _number(value) -> float | None:
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
+def _interval(network: dict, key: str) -> tuple[float, float] | None:
+    """(minus, plus) error bar in percentage points around network[key], from network[key + '_ci']."""
+    value, interval = _number(network.get(key)), network.get(f"{key}_ci")
+    if value is None or not isinstance(interval, list) or len(interval) != 2:
+        return None
+    low, high = _number(interval[0]), _number(interval[1])
+    if low is None or high is None:
+        return None
+    return (max(0.0, 100 * (value - low)), max(0.0, 100 * (high - value)))
+
+
+def accuracy_vs_flops(networks: Sequence[dict], paper: dict, dataset_name: str) -> go.Figure:
+    """Left: test accuracy (± 95% interval) against multiply-adds, measured; right: the paper's Table 7."""
+    figure = make_subplots(rows=1, cols=2, horizontal_spacing=0.12,
+                           subplot_titles=("Measured here", PAPER_LABEL))
+    for network in networks:
+        name = str(network["name"])
+        bars = _interval(network, "test_accuracy")
+        figure.add_scatter(
+            x=[network["macs"] / 1e6], y=[100 * network["test_accuracy"]], mode="markers", name=short_name(name),
+            legendgroup=name, marker=dict(size=16, color=_color(name), symbol=SCALING_SYMBOLS.get(name, "circle"),
+                                          line=dict(width=1, color="#111")),
+            error_y=dict(type="data", symmetric=False, array=[bars[1]], arrayminus=[bars[0]], thickness=2, width=8)
+            if bars else None,
+            hovertext=[f"{short_name(name)}: {units.si(network['macs'])} multiply-adds, "
+                       f"{units.percent(network['test_accuracy'])} test accuracy"], hoverinfo="text",
+            row=1, col=1,
+        )
+        row = paper.get(name) if isinstance(paper, dict) else None
+        if isinstance(row, dict) and _number(row.get("flops_b")) is not None and _number(row.get("top1")) is not None:
+            figure.add_scatter(
+                x=[row["flops_b"]], y=[row["top1"]], mode="markers", name=short_name(name), legendgroup=name,
+                showlegend=False, marker=dict(size=16, color=_color(name), symbol=SCALING_SYMBOLS.get(name, "circle"),
+                                              line=dict(width=1, color="#111")),
+                hovertext=[f"{short_name(name)} ({row.get('setting', '')}): {row['flops_b']:g} B FLOPs, "
+                           f"{row['top1']:.1f} % top-1 (paper)"], hoverinfo="text",
+                row=1, col=2,
+            )
+    figure.update_xaxes(title_text="multiply-adds per image (millions)", exponentformat="none", row=1, col=1)
+    figure.update_yaxes(title_text="held-out accuracy (%)", exponentformat="none", row=1, col=1)
+    figure.update_xaxes(title_text="FLOPs (billions of multiply-adds)", exponentformat="none", row=1, col=2)
+    figure.update_yaxes(title_text="ImageNet top-1 (%)", exponentformat="none", row=1, col=2)
+    return _layout(figure, "Accuracy against FLOPs",
+                   f"Left: measured here on {plain(dataset_name)}, 95% intervals; right: Tan & Le, arXiv 1905.11946v5, "
+                   "Table 7 (not measured here)",
+                   height=480, legend=LEGEND_BELOW, bottom=120)
+
+
+def attention_scores(networks: Sequence[dict]) -> go.Figure:
+    """Pointing game and mass inside per network with 95% intervals, against the chance level."""
+    names = [short_name(n["name"]) for n in networks]
+    figure = go.Figure()
+    for key, label, color in (("pointing_game", "pointing game: the map's peak on the object", "#1f5fbf"),
+                              ("mass_inside", "mass inside: the map's share on the object", "#f59e0b")):
+        values, minus, plus = [], [], []
+        for network in networks:
+            value = _number(network.get(key))
+            values.append(None if value is None else 100 * value)
+            bars = _interval(network, key) or (0.0, 0.0)
+            minus.append(bars[0])
+            plus.append(bars[1])
+        figure.add_bar(x=names, y=values, name=label, marker_color=color,
+                       error_y=dict(type="data", symmetric=False, array=plus, arrayminus=minus, thickness=2, width=6),
+                       hovertemplate="%{x}: %{y:.1f} %<extra>" + key.replace("_", " ") + "</extra>")
+    shares = [_number(n.get("object_share")) for n in networks]
+    shares = [share for share in shares if share is not None]
+    if shares:
+        chance = 100 * sum(shares) / len(shares)
+        figure.add_scatter(x=names, y=[chance] * len(names), mode="lines", line=dict(color="#111827", width=2, dash="dash"),
+                           name=f"chance: the object's share of the image ({units.percent(chance / 100)})",
+                           hoverinfo="skip")
+    figure.update_layout(barmode="group")
+    figure.update_yaxes(title_text="share of held-out images / of the map (%)", rangemode="tozero", exponentformat="none")
+    return _layout(figure, "Does the map fall on the object?",
+                   "Grad-CAM of each image's predicted class against the object's mask; 95% intervals",
+                   height=460, legend=LEGEND_BELOW, bottom=130)
+
+
+def faithfulness_scores(networks: Sequence[dict]) -> go.Figure:
+    """Photos (no masks): pytorch-grad-cam's confidence change when only the highlighted region is kept
+    (higher is better) and ROAD, most relevant pixels removed first (lower is better)."""
+    names = [short_name(n["name"]) for n in networks]
+    figure = go.Figure()
+    for key, label, color in (("keep_highlighted", "keep the highlighted region (higher: better)", "#1f5fbf"),
+                              ("road_most_relevant_first", "ROAD, most relevant removed (lower: better)", "#f59e0b")):
+        values, minus, plus = [], [], []
+        for network in networks:
+            scores = network.get("faithfulness") or {}
+            value = _number(scores.get(key))
+            values.append(value)
+            interval = scores.get(f"{key}_ci")
+            if value is not None and isinstance(interval, list) and len(interval) == 2 and None not in interval:
+                minus.append(max(0.0, value - interval[0]))
+                plus.append(max(0.0, interval[1] - value))
+            else:
+                minus.append(0.0)
+                plus.append(0.0)
+        figure.add_bar(x=names, y=values, name=label, marker_color=color,
+                       error_y=dict(type="data", symmetric=False, array=plus, arrayminus=minus, thickness=2, width=6))
+    figure.update_layout(barmode="group")
+    figure.update_yaxes(title_text="change in the class's confidence", exponentformat="none")
+    return _layout(figure, "Are the maps faithful?", "pytorch-grad-cam's metrics module; 95% intervals",
+                   height=460, legend=LEGEND_BELOW, bottom=130)
+
+
+def training_curves(networks: Sequence[dict]) -> go.Figure:
+    """Training loss and held-out accuracy per epoch, one line per network (the first seed)."""
+    figure = make_subplots(rows=1, cols=2, horizontal_spacing=0.12,
+                           subplot_titles=("training loss", "held-out accuracy (%)"))
+    for network in networks:
+        name = str(network["name"])
+        history = [h for h in network.get("history") or [] if isinstance(h, dict)]
+        epochs = [h.get("epoch") for h in history]
+        line = dict(color=_color(name), width=3)
+        marker = dict(size=9, symbol=SCALING_SYMBOLS.get(name, "circle"))
+        figure.add_scatter(x=epochs, y=[h.get("train_loss") for h in history], mode="lines+markers",
+                           name=short_name(name), legendgroup=name, line=line, marker=marker,
+                           hovertemplate=f"{short_name(name)}, epoch %{{x}}: loss %{{y:.3f}}<extra></extra>", row=1, col=1)
+        accuracy = [None if _number(h.get("test_accuracy")) is None else 100 * h["test_accuracy"] for h in history]
+        figure.add_scatter(x=epochs, y=accuracy, mode="lines+markers", name=short_name(name), legendgroup=name,
+                           showlegend=False, line=line, marker=marker,
+                           hovertemplate=f"{short_name(name)}, epoch %{{x}}: %{{y:.1f}} %<extra></extra>", row=1, col=2)
+    figure.update_xaxes(title_text="epoch", dtick=1, exponentformat="none")
+    figure.update_yaxes(exponentformat="none")
+    return _layout(figure, "Training curves", "One recipe for all five networks; the first seed's run",
+                   height=440, legend=LEGEND_BELOW, bottom=120)

@@ -1,0 +1,127 @@
+"""Run it yourself: the plan for the sidebar's configuration, the command that trains it, and a
+button that trains the quick version on this server.
+
+The training runs in a subprocess owned by app.services.training (one per server); this component
+only starts it and polls its status in a fragment that reruns every POLL_SECONDS while a training
+runs, so no script run ever waits on it. When the session's own run finishes, its folder goes into
+this session's state (OWN_RESULTS) and the page shows it instead of the committed results.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+import effnet
+from app.components import units
+from app.components.controls import Selection
+from app.components.experiment_charts import short_name
+from app.components.text import escape_markdown
+from app.services import plans, training
+
+OWN_RESULTS = "exp_own_results"  # this session's finished quick run (a folder), shown instead of the committed one
+_ADOPTED = "_exp_adopted_run"  # the number of the last run whose folder this session took
+POLL_SECONDS = 1.0
+DEFAULT_MULTIPLE = 4.5  # the paper's Table 7
+
+
+def session_owner() -> str:
+    """This browser session's id: who started a training."""
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+    context = get_script_run_ctx(suppress_warning=True)
+    return context.session_id if context is not None else "no-session"
+
+
+def _plan(selection: Selection) -> None:
+    config = selection.config
+    multiple = st.number_input("FLOPs multiple of the base", min_value=1.2, max_value=16.0, value=DEFAULT_MULTIPLE,
+                               step=0.5, format="%.1f", key="exp_flops",
+                               help="Table 7 scales B0 to about 4.5× its FLOPs; every network lands within 3%.")
+    base = plans.experiment_base(config)
+    st.caption(f"Base: the sidebar's configuration, {config.label}, with {base.num_classes} outputs for the synthetic "
+               "task. Closed form: no network is built.")
+    if config.is_lite and not config.name:
+        st.caption("The command line takes a custom base as d, w, r of the B layout: this plan is for that B network.")
+    try:
+        rows = plans.matched(base, float(multiple))
+    except effnet.ConfigError as refusal:
+        st.error(f"{config.label} × {multiple:g}: {refusal}")
+        return
+    st.table(pd.DataFrame([{
+        "Network": short_name(row["name"]),
+        "d": f"{row['depth']:.3g}",
+        "w": f"{row['width']:.3g}",
+        "r": f"{row['resolution']} px",
+        "Layers": sum(row["layers"]),
+        "Parameters": units.si(row["params"]),
+        "Multiply-adds": units.si(row["macs"]),
+        "× the base": units.times(row["flops_multiple"]),
+    } for row in rows]), hide_index=True)
+    st.markdown("The command that trains these five with the full recipe (on the GPU when there is one; "
+                "add `--seeds 3` for mean ± sd over seeds):")
+    st.code(plans.run_command(config, float(multiple)), language="bash")
+
+
+def _busy_text(status: training.Status) -> str:
+    return (f"Another training is running on this server (started {units.duration_ms(1000 * status.other_seconds)} ago, "
+            f"{units.percent(status.other_fraction)} done). One runs at a time: try again when it ends.")
+
+
+def _start(owner: str) -> None:
+    try:
+        training.registry().start(owner)
+    except training.TrainingBusy:
+        st.session_state["_exp_start_refused"] = True
+    except training.TrainingError as error:
+        st.session_state["_exp_start_error"] = str(error)
+
+
+def _training() -> None:
+    from effnet.cli_experiment import QUICK
+
+    registry = training.registry()
+    owner = session_owner()
+    polling = registry.status(owner).state in ("running", "busy")
+    st.markdown(
+        f"**The quick version, on this server**: a tiny base (`{QUICK['base']}`) at {QUICK['flops']:g}× its FLOPs, "
+        f"{QUICK['train_size']:,} scenes, {QUICK['epochs']} epochs per network, on one CPU thread at low priority "
+        "(or the GPU): a few minutes, far from the committed run's accuracy, but every step is the real one. "
+        "Only you see its results; one training runs per server at a time.")
+
+    @st.fragment(run_every=POLL_SECONDS if polling else None)
+    def live() -> None:
+        status = registry.status(owner)
+        if polling and status.state not in ("running", "busy"):
+            st.rerun(scope="app")  # it ended: stop polling and show what it made
+        if status.state == "done" and st.session_state.get(_ADOPTED) != status.number:
+            st.session_state[_ADOPTED] = status.number
+            st.session_state[OWN_RESULTS] = status.out
+            st.rerun(scope="app")
+        st.session_state.pop("_exp_start_refused", None)  # the busy line below says why
+        if st.session_state.get("_exp_start_error"):
+            st.error(escape_markdown(st.session_state.pop("_exp_start_error")))
+        if status.state == "running":
+            st.progress(status.fraction, text=f"{units.percent(status.fraction)} · {status.message} · "
+                                              f"{units.duration_ms(1000 * status.seconds)} so far")
+            st.code(status.command, language="bash")
+            st.button("Stop the training", key="exp_stop", on_click=registry.stop, args=(owner,))
+            return
+        if status.state == "failed":
+            st.error(escape_markdown(f"The quick run stopped: {status.error}"))
+        elif status.state == "done":
+            st.success(f"Your quick run finished in {units.duration_ms(1000 * status.seconds)}; the page above shows it.")
+        if status.other_running:
+            st.info(_busy_text(status), icon=":material/hourglass_top:")
+        if st.button("Train the quick version here", key="exp_train", type="primary", icon=":material/model_training:",
+                     disabled=status.other_running, on_click=_start, args=(owner,)):
+            st.rerun(scope="app")  # poll from now on
+
+    live()
+
+
+def section(selection: Selection) -> None:
+    """The 'Run it yourself' section."""
+    st.header("Run it yourself")
+    _plan(selection)
+    _training()
