@@ -11,7 +11,7 @@ import pandas as pd
 import streamlit as st
 
 import effnet
-from app.components import charts, compare, controls, focus, latency_panel, projector, roofline, units
+from app.components import charts, compare, controls, focus, latency_panel, projector, roofline, same_flops, units
 from app.services import profiles
 
 STAGE_NAMES = {1: "1 stem", 9: "9 head"}
@@ -270,6 +270,7 @@ def render() -> None:
     with focus.section("mbconv"):
         st.subheader("Inside one MBConv block")
         _mbconv_explainer(config)
+    same_flops.section(config)
     roofline.section(config)
     st.subheader("Latency")
     latency_panel.latency_section(selection)

@@ -1,0 +1,51 @@
+"""Build & profile's "Same FLOPs, four ways": the matched-FLOPs plan of the current configuration.
+
+The current configuration is the base; the depth-only, width-only, resolution-only and compound
+networks reach the chosen multiple of its multiply-adds (within 3%), with the parameters and the
+activation memory each one needs, all in closed form. Latency is not estimated: multiply-adds do
+not predict time (depthwise convolutions and large feature maps are limited by memory traffic), so
+the section points to the Latency panel, which measures one configuration at a time.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+import effnet
+from app.components import units
+from app.components.experiment_charts import short_name
+from app.services import plans
+
+DEFAULT_MULTIPLE = 2.0
+
+
+def section(config: effnet.ScalingConfig) -> None:
+    st.subheader("Same FLOPs, four ways")
+    left, right = st.columns([1, 3])
+    multiple = left.number_input("FLOPs multiple", min_value=1.2, max_value=16.0, value=DEFAULT_MULTIPLE, step=0.5,
+                                 format="%.1f", key="same_flops_multiple",
+                                 help="The paper's Table 7 uses about 4.5× B0; each network lands within 3%.")
+    right.caption(f"{config.label} as the base: the same multiply-adds spent on depth only, width only, resolution "
+                  "only, or all three by the compound rule (α^φ, β^φ, γ^φ with φ solved). Trained and measured "
+                  "on the Experiment page.")
+    try:
+        rows = plans.matched(config, float(multiple))
+    except effnet.ConfigError as refusal:
+        st.warning(f"{config.label} × {multiple:g}: {refusal}")
+        return
+    st.table(pd.DataFrame([{
+        "Network": short_name(row["name"]),
+        "d": f"{row['depth']:.3g}",
+        "w": f"{row['width']:.3g}",
+        "r": f"{row['resolution']} px",
+        "Layers": sum(row["layers"]),
+        "Parameters": units.si(row["params"]),
+        "Multiply-adds": f"{units.si(row['macs'])} ({units.times(row['flops_multiple'])})",
+        "Activation memory": units.binary_bytes(row["activation_bytes"]),
+        "Training activations": units.binary_bytes(row["training_activation_bytes"]),
+    } for row in rows]), hide_index=True)
+    st.caption("Activation memory: the float32 feature maps alive at once for one image at inference; training "
+               "keeps them all for the backward pass. Latency: equal multiply-adds do not mean equal time, so it "
+               "is not guessed here: measure a row with the Latency panel below after setting its d, w, r in the "
+               "sidebar (Manual mode).")
