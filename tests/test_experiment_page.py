@@ -320,3 +320,35 @@ def test_the_committed_results_render(monkeypatch):
     table = answer_table(at)
     assert len(table) == 5 and list(table["Paper: top-1 (ImageNet)"]) == list(TABLE7_TOP1.values())
     assert len([c for c in at.caption if "right]" in c.value or "wrong]" in c.value]) == 15
+
+
+# --- Build & profile and Learn --------------------------------------------------------------------
+def test_build_shows_the_same_flops_plan_of_the_current_configuration():
+    at = AppTest.from_file(MAIN, default_timeout=TIMEOUT)
+    at.run()
+    assert not at.exception, [e.message for e in at.exception]
+    plan = next(t.value for t in at.table if "Training activations" in t.value.columns)
+    expected = plans.matched(effnet.compound(0.0), 2.0)
+    assert list(plan["Network"]) == ["baseline", "deeper", "wider", "higher resolution", "compound"]
+    for row, network in zip(plan.to_dict("records"), expected):
+        profile = effnet.profile(effnet.ScalingConfig(depth=network["depth"], width=network["width"],
+                                                      resolution=network["resolution"]))
+        assert row["Parameters"] == units.si(profile.params)
+        assert row["Activation memory"] == units.binary_bytes(profile.activation_bytes)
+        assert row["Multiply-adds"].startswith(units.si(profile.macs))
+    assert plan["Parameters"][0] == "5.29 M"  # B0: torchvision's 5,288,548
+    at.number_input(key="same_flops_multiple").set_value(16.0).run()
+    warnings = [w.value for w in at.warning]
+    assert len(warnings) == 1 and "\n" not in warnings[0] and "16" in warnings[0]
+
+
+def test_learn_ends_with_the_experiment_and_links_to_it():
+    at = AppTest.from_file(MAIN, default_timeout=TIMEOUT)
+    at.switch_page("views/learn.py").run()
+    assert not at.exception, [e.message for e in at.exception]
+    assert at.main.header[-1].value == "The experiment: same FLOPs, four ways"
+    text = at.main.markdown[-1].value
+    for top1 in ("79.0 %", "78.9 %", "79.1 %", "81.1 %"):
+        assert top1 in text
+    link = at.main.get("page_link")[-1]
+    assert "Open the experiment" in link.proto.label and link.proto.page.endswith("experiment")
