@@ -131,7 +131,8 @@ def _poll(condition, timeout: float = 120.0, interval: float = 0.25):
 LAST_ELEMENT = {  # the last thing each page draws: once it is there and no run is going on, the page is complete
     "build": lambda page: page.get_by_role("button", name=re.compile("^Measure latency")),
     "attention": lambda page: page.get_by_role("button", name="Download the figures (CSV)"),
-    "learn": lambda page: page.get_by_role("link", name=re.compile("Grad-CAM of Lite0")),
+    "learn": lambda page: page.get_by_role("link", name=re.compile("Open the experiment")),
+    "experiment": lambda page: page.get_by_role("button", name=re.compile("Train the quick version here")),
 }
 
 

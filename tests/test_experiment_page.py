@@ -150,7 +150,7 @@ def test_the_page_shows_five_networks_their_figures_and_the_papers_table7(monkey
         f"r {units.times(compound['resolution_ratio'])})"]
     assert list(table["Paper: top-1 (ImageNet)"]) == list(TABLE7_TOP1.values())
     for row, network in zip(table.to_dict("records"), document["networks"]):
-        assert row["r"] == f"{network['resolution']} px"
+        assert row["r (px)"] == str(network["resolution"])
         assert row["Test accuracy (95% CI)"].startswith(f"{100 * network['test_accuracy']:.1f} %")
         assert row["Pointing game (95% CI)"].startswith(f"{100 * network['pointing_game']:.1f} %")
         assert row["Mass inside (95% CI)"].startswith(f"{100 * network['mass_inside']:.1f} %")

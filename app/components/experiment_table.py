@@ -68,7 +68,7 @@ def answer_table(document: dict) -> pd.DataFrame:
             "Network": network_label(network),
             "d": f"{network['depth']:.3g}",
             "w": f"{network['width']:.3g}",
-            "r": f"{int(network['resolution'])} px",
+            "r (px)": str(int(network["resolution"])),
             "Parameters": units.si(network["params"]),
             "Multiply-adds": units.si(network["macs"]),
             "Test accuracy (95% CI)": percent_with_interval(network, "test_accuracy"),

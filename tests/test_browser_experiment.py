@@ -1,0 +1,113 @@
+"""The Experiment page in Chromium: the real app on a localhost port, driven by Playwright.
+
+The server shows $EFFNET_EXPERIMENT_RESULTS when it is set, else the committed results
+(results/experiment) when they exist, else a real quick run made here (40 scenes, one epoch: about
+20 s). Saves docs/screenshots/experiment.png.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from test_browser import CHROMIUM, ROOT, _free_port, _full_screenshot, _new_page, _poll, _wait_healthy, sync_api
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"Chromium not found at {CHROMIUM} (apt-get install chromium)"),
+]
+COMMITTED = ROOT / "results" / "experiment"
+NETWORKS = ("Baseline", "Deeper (d ×", "Wider (w ×", "Higher resolution (r ×", "Compound (d ×")
+
+
+@pytest.fixture(scope="module")
+def results_folder(tmp_path_factory) -> Path:
+    configured = os.environ.get("EFFNET_EXPERIMENT_RESULTS")
+    if configured:
+        return Path(configured)
+    if (COMMITTED / "results.json").exists():
+        return COMMITTED
+    out = tmp_path_factory.mktemp("quick")
+    subprocess.run([sys.executable, "-m", "effnet", "experiment", "run", "--quick", "--threads", "1", "--out", str(out),
+                    "--train-size", "40", "--test-size", "20", "--epochs", "1"],
+                   cwd=ROOT, check=True, capture_output=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    return out
+
+
+@pytest.fixture(scope="module")
+def experiment_server(results_folder):
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "app/main.py", "--server.headless", "true",
+         "--server.port", str(port), "--server.address", "127.0.0.1"],
+        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        env={**os.environ, "PYTHONUNBUFFERED": "1", "EFFNET_EXPERIMENT_RESULTS": str(results_folder)},
+    )
+    try:
+        _wait_healthy(url, process)
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+@pytest.fixture(scope="module")
+def experiment_page(experiment_server):
+    with sync_api.sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                  "--disable-sync"],
+        )
+        context, page = _new_page(chromium, 1400, 900)
+        try:
+            yield page
+        finally:
+            context.close()
+            chromium.close()
+
+
+def _verdicts(page) -> list[str]:
+    return page.get_by_text(re.compile(r"^(✓ right|✗ wrong): ")).all_inner_texts()
+
+
+def test_the_experiment_page_shows_the_table_the_charts_and_the_panels(experiment_server, experiment_page):
+    page = experiment_page
+    started = time.perf_counter()
+    page.goto(experiment_server + "/experiment")
+    page.wait_for_selector("[data-testid=stApp]")
+    table = page.locator("[data-testid=stTable]").first
+    table.wait_for()
+    _poll(lambda: len(_verdicts(page)) == 15)  # three scenes × five networks
+    print(f"\nExperiment page: panels shown {time.perf_counter() - started:.1f} s after opening")
+    text = table.inner_text()
+    for network in NETWORKS:
+        assert network in text
+    for top1 in ("77.3 %", "79.0 %", "78.9 %", "79.1 %", "81.1 %"):  # the paper's Table 7
+        assert top1 in text
+    assert "Paper: top-1 (ImageNet)" in text and not re.search(r"\d[eE][+-]?\d", text)
+    _poll(lambda: page.locator(".js-plotly-plot").count() == 3)
+    _poll(lambda: page.locator("[data-testid=stImage] img").count() >= 18)  # 3 scenes + 15 panels
+    assert page.locator("[data-testid=stException]").count() == 0 and "Traceback" not in page.content()
+
+    before = page.get_by_text(re.compile(r"^class: ")).all_inner_texts()
+    page.get_by_role("button", name=re.compile("Draw new images")).click()
+    _poll(lambda: page.get_by_text(re.compile(r"Held-out scenes 3–5")).count() == 1 and len(_verdicts(page)) == 15)
+    assert page.get_by_text(re.compile(r"^class: ")).count() == 3
+    draw = page.get_by_role("spinbutton", name="Draw number")  # back to draw 0 for the picture
+    draw.fill("0")
+    draw.press("Enter")
+    _poll(lambda: page.get_by_text(re.compile(r"^class: ")).all_inner_texts() == before and len(_verdicts(page)) == 15)
+    page.mouse.move(0, 0)
+    _full_screenshot(page, "experiment", max_height=6000)
