@@ -352,3 +352,37 @@ def test_learn_ends_with_the_experiment_and_links_to_it():
         assert top1 in text
     link = at.main.get("page_link")[-1]
     assert "Open the experiment" in link.proto.label and link.proto.page.endswith("experiment")
+
+
+def test_the_shared_networks_give_the_same_maps_to_many_threads_at_once(results):
+    """The page's networks are one object per checkpoint for every session: 12 threads computing maps
+    on one of them at once get exactly what one thread gets alone (effnet.cam's lock per model)."""
+    import threading
+
+    import numpy as np
+
+    from app.services import experiment as service
+    from effnet.experiment import synthetic
+
+    document = read_results(results)
+    network = document["networks"][-1]
+    model = service.network_model(results, document, network)
+    images = np.stack([synthetic.render(synthetic.scene(0, "show", i), network["resolution"])[0] for i in range(4)])
+    alone = service._maps(model, images, document)
+    outcomes, failures = [], []
+
+    def work() -> None:
+        try:
+            outcomes.append(service._maps(model, images, document))
+        except Exception as error:  # noqa: BLE001 - collected and reported below
+            failures.append(repr(error))
+
+    threads = [threading.Thread(target=work) for _ in range(12)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+    assert not failures and len(outcomes) == 12
+    for maps, predicted, confidence in outcomes:
+        assert np.array_equal(maps, alone[0]) and np.array_equal(predicted, alone[1])
+        assert np.allclose(confidence, alone[2])
