@@ -272,6 +272,9 @@ def test_the_plan_follows_the_sidebar_and_refuses_in_one_line(monkeypatch, resul
     assert any(c.value.endswith("--base b4 --flops 2") for c in at.code)
     plan = next(t.value for t in at.table if "× the base" in t.value.columns)
     assert plan["r"][0] == "380 px"
+    at.selectbox(key="preset").set_value("V2-S").run()  # the CLI's base keeps no V2 stage table: no plan
+    assert not at.exception and not any("× the base" in t.value.columns for t in at.table)
+    assert any("B and -Lite layouts only" in i.value for i in at.info)
 
 
 def test_the_cli_base_of_the_plan_is_the_one_the_cli_builds():

@@ -38,6 +38,12 @@ def _plan(selection: Selection) -> None:
     multiple = st.number_input("FLOPs multiple of the base", min_value=1.2, max_value=16.0, value=DEFAULT_MULTIPLE,
                                step=0.5, format="%.1f", key="exp_flops",
                                help="Table 7 scales B0 to about 4.5× its FLOPs; every network lands within 3%.")
+    if getattr(config, "is_v2", False):
+        # effnet.experiment.run.base_config keeps d, w, r and the family but not the V2 stage table:
+        # the command would train B-layout networks, so no plan is offered for a V2 base.
+        st.info(f"{config.label}: the experiment's command line trains EfficientNet-B and -Lite layouts only; "
+                "pick a B or Lite configuration in the sidebar to plan a run.")
+        return
     base = plans.experiment_base(config)
     st.caption(f"Base: the sidebar's configuration, {config.label}, with {base.num_classes} outputs for the synthetic "
                "task. Closed form: no network is built.")
