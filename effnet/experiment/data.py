@@ -42,11 +42,12 @@ class Split:
 
 @dataclass
 class SyntheticSource:
-    """The synthetic shapes task: `train_size` and `test_size` scenes drawn from `seed`."""
+    """The synthetic patterns task: `train_size` and `test_size` scenes drawn from `seed`."""
 
     train_size: int = 6000
     test_size: int = 1500
     seed: int = 0
+    easy: bool = False  # synthetic.EASY: large targets, few distractors (smoke tests)
     kind: str = field(default="synthetic", init=False)
     mean: tuple[float, float, float] = field(default=(0.5, 0.5, 0.5), init=False)
     std: tuple[float, float, float] = field(default=(0.25, 0.25, 0.25), init=False)
@@ -70,7 +71,7 @@ class SyntheticSource:
         key = (name, resolution)
         if key not in self._cache:
             count = self.train_size if name == "train" else self.test_size
-            items = synthetic.scenes(self.seed, name, count)
+            items = synthetic.scenes(self.seed, name, count, easy=self.easy)
             images = np.empty((count, 3, resolution, resolution), dtype=np.uint8)
             masks = np.empty((count, resolution, resolution), dtype=bool)
             for i, item in enumerate(items):
@@ -86,11 +87,12 @@ class SyntheticSource:
     def describe(self) -> dict:
         return {
             "kind": self.kind,
-            "name": "synthetic shapes (outline x mark)",
+            "name": "synthetic patterns" + (" (easy level)" if self.easy else ""),
             "classes": list(self.classes),
             "train_size": self.train_size,
             "test_size": self.test_size,
             "seed": self.seed,
+            "easy": self.easy,
             "has_masks": True,
             "normalisation": {"mean": list(self.mean), "std": list(self.std)},
             "description": (synthetic.__doc__ or "").split("\n\n")[1].replace("\n", " ").strip(),

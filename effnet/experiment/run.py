@@ -35,6 +35,8 @@ Progress = Callable[[float, str], None]
 # multiply-adds). Smaller bases fail the +-3% plan at 4.5x: channels and 8-px resolution steps are
 # too coarse there.
 BASES = {"small": ScalingConfig(depth=0.5, width=0.4, resolution=80)}
+# what in a data source's description changes the training (its display name does not)
+TRAINING_DATA_KEYS = ("kind", "classes", "train_size", "test_size", "seed", "easy", "has_masks", "normalisation")
 QUESTION = ("At the same cost, does the compound-scaled network classify better, and look at the object more "
             "often, than the deeper, the wider and the higher-resolution one?")
 
@@ -99,7 +101,8 @@ def run_experiment(
     if not chosen:
         raise ValueError(f"no network selected; accepted names: {', '.join(results_format.NAMES)}")
     (out / "runs").mkdir(parents=True, exist_ok=True)
-    fingerprint = {"recipe": recipe.as_dict(), "dataset": {k: v for k, v in source.describe().items() if k != "description"},
+    described = source.describe()
+    fingerprint = {"recipe": recipe.as_dict(), "dataset": {k: described.get(k) for k in TRAINING_DATA_KEYS},
                    "base": asdict(plan[0].config), "flops_multiple": flops_multiple}
     total_jobs = len(chosen) * len(seeds)
     began = time.perf_counter()
@@ -159,12 +162,18 @@ def run_experiment(
 
 
 def _read_record(path: Path, fingerprint: dict) -> dict | None:
-    """A finished run's record if it was made with the same recipe, data and plan; else None."""
+    """A finished run's record if it was made with the same recipe, data and plan; else None.
+
+    Only what changes the training counts: the data's labels and names shown on screen may change
+    without retraining."""
     try:
         record = json.loads(path.read_text())
     except (OSError, json.JSONDecodeError):
         return None
-    return record if record.get("fingerprint") == json.loads(json.dumps(fingerprint)) else None
+    stored = record.get("fingerprint") or {}
+    stored = {**stored, "dataset": {k: (stored.get("dataset") or {}).get(k, False if k == "easy" else None)
+                                    for k in TRAINING_DATA_KEYS}}
+    return record if stored == json.loads(json.dumps(fingerprint)) else None
 
 
 def _summarise(row: dict, runs: list[dict], resolution: int, checkpoint: str) -> dict:

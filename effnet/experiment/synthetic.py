@@ -45,6 +45,9 @@ TARGET_SIZE = (0.12, 0.45)  # the target's circumscribed diameter, as a share of
 DISTRACTOR_SIZE = (0.10, 0.40)
 PLAIN_DISTRACTORS = (1, 3)  # outlines without a pattern
 LOOSE_MARKS = (1, 3)  # marks lying on the background
+# The easy level, for smoke tests (`experiment run --quick`): large targets, at most one distractor
+# of each kind. The same classes and drawing; only the draws' ranges differ.
+EASY = {"target_size": (0.35, 0.5), "plain": (0, 1), "loose": (0, 1)}
 MARK_SCALE = 0.42  # a loose mark's size relative to a mid-sized outline's circumradius
 ROTATION = 0.5  # objects turn by up to this many radians either way
 SUPERSAMPLE = 3  # 3 x 3 samples per pixel for coverage (anti-aliasing) and the mask
@@ -80,14 +83,16 @@ class Scene:
 # ---------------------------------------------------------------------------------------------
 # Drawing scenes
 # ---------------------------------------------------------------------------------------------
-def make_scene(rng: np.random.Generator, label: int | None = None) -> Scene:
-    """One random scene; `label` fixes its class (None: uniform over CLASSES)."""
+def make_scene(rng: np.random.Generator, label: int | None = None, easy: bool = False) -> Scene:
+    """One random scene; `label` fixes its class (None: uniform over CLASSES); `easy`: see EASY."""
     label = int(rng.integers(len(CLASSES))) if label is None else int(label)
-    target = _outline(rng, OUTLINES[int(rng.integers(len(OUTLINES)))], PATTERNS[label], *TARGET_SIZE)
+    target_size = EASY["target_size"] if easy else TARGET_SIZE
+    plain_range, loose_range = (EASY["plain"], EASY["loose"]) if easy else (PLAIN_DISTRACTORS, LOOSE_MARKS)
+    target = _outline(rng, OUTLINES[int(rng.integers(len(OUTLINES)))], PATTERNS[label], *target_size)
     placed: list[Shape] = [target]
     distractors: list[Shape] = []
-    plain = int(rng.integers(PLAIN_DISTRACTORS[0], PLAIN_DISTRACTORS[1] + 1))
-    loose = int(rng.integers(LOOSE_MARKS[0], LOOSE_MARKS[1] + 1))
+    plain = int(rng.integers(plain_range[0], plain_range[1] + 1))
+    loose = int(rng.integers(loose_range[0], loose_range[1] + 1))
     wanted = ["plain"] * plain + ["loose"] * loose
     for kind in wanted:
         for _attempt in range(30):  # rejection sampling: a distractor never touches the target
@@ -107,16 +112,16 @@ def make_scene(rng: np.random.Generator, label: int | None = None) -> Scene:
     return Scene(label, target, tuple(distractors[i] for i in order), tuple(float(v) for v in background))
 
 
-def scene(seed: int, split: str, index: int) -> Scene:
+def scene(seed: int, split: str, index: int, easy: bool = False) -> Scene:
     """Scene `index` of `split` ('train', 'test', 'show') for `seed`: the same on every machine."""
     if split not in SPLITS:
         raise ValueError(f"unknown split {split!r}; accepted: {', '.join(SPLITS)}")
-    return make_scene(np.random.default_rng((int(seed), SPLITS[split], int(index))))
+    return make_scene(np.random.default_rng((int(seed), SPLITS[split], int(index))), easy=easy)
 
 
-def scenes(seed: int, split: str, count: int, start: int = 0) -> list[Scene]:
+def scenes(seed: int, split: str, count: int, start: int = 0, easy: bool = False) -> list[Scene]:
     """Scenes start .. start + count - 1 of `split`."""
-    return [scene(seed, split, i) for i in range(start, start + count)]
+    return [scene(seed, split, i, easy) for i in range(start, start + count)]
 
 
 def _colour(rng: np.random.Generator) -> tuple[float, float, float]:
