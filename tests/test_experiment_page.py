@@ -286,8 +286,8 @@ def test_the_cli_base_of_the_plan_is_the_one_the_cli_builds():
 
 
 def test_the_training_button_shows_progress_then_this_sessions_own_results(monkeypatch, results, quick_run):
-    registry = training.registry()
-    monkeypatch.setattr(registry, "command_for", fake_command(results, pause=1.0))
+    registry = training.TrainingRegistry(command_for=fake_command(results, pause=1.0))
+    monkeypatch.setattr(training, "_REGISTRY", registry)  # the page's registry(), for this test only
     at = page(monkeypatch, results)
     at.button(key="exp_train").click().run()
     assert not at.exception, [e.message for e in at.exception]
@@ -304,8 +304,8 @@ def test_the_training_button_shows_progress_then_this_sessions_own_results(monke
 
 
 def test_another_sessions_training_is_a_clear_message_and_no_button(monkeypatch, results):
-    registry = training.registry()
-    monkeypatch.setattr(registry, "command_for", fake_command(results, pause=60))  # stopped below
+    registry = training.TrainingRegistry(command_for=fake_command(results, pause=60))  # stopped below
+    monkeypatch.setattr(training, "_REGISTRY", registry)
     registry.start("another session")
     try:
         at = page(monkeypatch, results)
@@ -314,6 +314,7 @@ def test_another_sessions_training_is_a_clear_message_and_no_button(monkeypatch,
     finally:
         registry.stop("another session")
         registry.wait(30)
+        shutil.rmtree(registry.status("another session").out, ignore_errors=True)
 
 
 @pytest.mark.skipif(not (COMMITTED / "results.json").exists(), reason="the committed results (results/experiment) are not there yet")
