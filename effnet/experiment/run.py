@@ -37,6 +37,8 @@ Progress = Callable[[float, str], None]
 BASES = {"small": ScalingConfig(depth=0.5, width=0.4, resolution=80)}
 # what in a data source's description changes the training (its display name does not)
 TRAINING_DATA_KEYS = ("kind", "classes", "train_size", "test_size", "seed", "easy", "has_masks", "normalisation")
+TRAINING_BASE_KEYS = ("depth", "width", "resolution", "variant", "num_classes", "dropout", "stochastic_depth",
+                      "batch_norm_eps", "batch_norm_momentum")
 QUESTION = ("At the same cost, does the compound-scaled network classify better, and look at the object more "
             "often, than the deeper, the wider and the higher-resolution one?")
 
@@ -102,8 +104,9 @@ def run_experiment(
         raise ValueError(f"no network selected; accepted names: {', '.join(results_format.NAMES)}")
     (out / "runs").mkdir(parents=True, exist_ok=True)
     described = source.describe()
+    base_fields = asdict(plan[0].config)
     fingerprint = {"recipe": recipe.as_dict(), "dataset": {k: described.get(k) for k in TRAINING_DATA_KEYS},
-                   "base": asdict(plan[0].config), "flops_multiple": flops_multiple}
+                   "base": {k: base_fields[k] for k in TRAINING_BASE_KEYS}, "flops_multiple": flops_multiple}
     total_jobs = len(chosen) * len(seeds)
     began = time.perf_counter()
     networks = []
@@ -172,7 +175,8 @@ def _read_record(path: Path, fingerprint: dict) -> dict | None:
         return None
     stored = record.get("fingerprint") or {}
     stored = {**stored, "dataset": {k: (stored.get("dataset") or {}).get(k, False if k == "easy" else None)
-                                    for k in TRAINING_DATA_KEYS}}
+                                    for k in TRAINING_DATA_KEYS},
+              "base": {k: (stored.get("base") or {}).get(k) for k in TRAINING_BASE_KEYS}}
     return record if stored == json.loads(json.dumps(fingerprint)) else None
 
 
