@@ -124,6 +124,9 @@ def run_experiment(
                     progress((job + fraction) / total_jobs, f"{name} (seed {seed}): {message}")
 
             record = _read_record(record_path, fingerprint)
+            network_fields = {"depth": config.depth, "width": config.width, "resolution": config.resolution}
+            if record is not None and record.get("network", network_fields) != network_fields:
+                record = None  # the plan moved (a new solver): this network is another one
             if record is None or not Path(f"{stem}.pt").exists():
                 train = source.split("train", resolution, progress=lambda f, m: report(0.0, m))
                 test = source.split("test", resolution)
@@ -133,6 +136,7 @@ def run_experiment(
                 report(0.9, "measuring attention")
                 record.update(evaluate_network(model, test, source.mean, source.std, cam_images=cam_images))
                 record["fingerprint"] = fingerprint
+                record["network"] = network_fields
                 record_path.write_text(json.dumps(record, indent=1))
             runs.append(record)
         networks.append(_summarise(rows[planned.name], runs, resolution, f"{planned.name}.pt"))
