@@ -14,7 +14,7 @@ API
     MAX_CAM_BYTES                          # memory limit per CAM (env EFFNET_MAX_CAM_BYTES, 4 GiB)
 
     CamModel(name, label, model, preprocessing, trained, resolution, weights)   # frozen dataclass
-    trained_model(name: str) -> CamModel                     # 'lite0'..'lite2', cached 'b0'..'b7'; one object per name
+    trained_model(name: str) -> CamModel                     # 'lite0'..'lite2', cached 'b0'..'b7', 'v2_s'..'v2_l'; one per name
     available_trained() -> tuple[str, ...]                   # the names trained_model serves offline
     untrained_model(config: ScalingConfig, seed: int = 0) -> CamModel
     checkpoint_model(config, source: bytes | str | Path | Mapping | BinaryIO,
@@ -28,7 +28,7 @@ API
         -> list[CamResult]; `name`/`names` items may also be CamModel objects (the app's cached ones)
     overlap_matrix(results: Sequence[CamResult]) -> np.ndarray   # IoU of top-20% regions, (n, n)
     resolve_target(target: int | str | None, num_classes: int = 1000) -> int | None
-    normalise_method(method: str) -> str;  normalise_layer(layer: str | None) -> str   # ValueError if unknown
+    normalise_method(method: str) -> str;  normalise_layer(layer: str | None, names=LAYER_NAMES) -> str   # ValueError if unknown
     check_cam_memory(config: ScalingConfig) -> None          # ConfigError above MAX_CAM_BYTES
     model_lock(model) -> threading.Lock                      # the per-model lock compute_cam holds
 
@@ -52,7 +52,7 @@ How a map is computed, and why it is safe on a model shared between threads
 pytorch-grad-cam registers hooks on the model and accumulates gradients into the parameters'
 `.grad`: two requests on one shared model corrupt each other (NOTES.md: crashes with 20 Streamlit
 sessions). Here one forward pass runs the network piece by piece (stem, stage2..stage8, head; the
-pieces `model.layer(name)` names): up to the earliest target layer without gradients, from there on
+pieces `model.layer_names` lists and `model.layer(name)` returns; V2-S ends at stage7): up to the earliest target layer without gradients, from there on
 with gradients, keeping each target layer's output. One `torch.autograd.grad` of the target logit
 with respect to those outputs gives their gradients: nothing is written to the model (no hooks, no
 `.grad`), and the same forward pass gives the top-5 predictions. pytorch-grad-cam's method classes
@@ -144,12 +144,15 @@ def normalise_method(method: str) -> str:
     raise ValueError(f"unknown CAM method {method!r}; accepted: {', '.join(METHODS)}")
 
 
-def normalise_layer(layer: str | None) -> str:
-    """None -> 'head'; 'stage1' -> 'stem', 'stage9' -> 'head'; refuses unknown names."""
+def normalise_layer(layer: str | None, names: Sequence[str] = LAYER_NAMES) -> str:
+    """None -> 'head'; 'stage1' -> 'stem', the stage after the last -> 'head'; refuses unknown names.
+
+    `names`: the network's own points (`model.layer_names`): stem, stage2..stage8, head for the B and
+    Lite families, up to stage7 for V2-S (six stages)."""
     key = DEFAULT_LAYER if layer is None else str(layer).strip().lower()
-    key = {"stage1": "stem", "stage9": "head"}.get(key, key)
-    if key not in LAYER_NAMES:
-        raise ValueError(f"unknown layer {layer!r}; accepted: {', '.join(LAYER_NAMES)}")
+    key = {"stage1": "stem", f"stage{len(names)}": "head"}.get(key, key)
+    if key not in names:
+        raise ValueError(f"unknown layer {layer!r}; accepted: {', '.join(names)}")
     return key
 
 
@@ -280,17 +283,18 @@ def _forward(model: EfficientNet, x: torch.Tensor, layers: Sequence[str], with_g
     Up to the earliest requested layer nothing is recorded for autograd; its output becomes a leaf
     that requires a gradient, so a backward pass runs only through the rest of the network.
     """
-    earliest = min(LAYER_NAMES.index(name) for name in layers)
+    order = model.layer_names  # V2-S has one stage fewer than LAYER_NAMES
+    earliest = min(order.index(name) for name in layers)
     outputs: dict[str, torch.Tensor] = {}
     hidden = x
     with torch.no_grad():
-        for name in LAYER_NAMES[: earliest + 1]:
+        for name in order[: earliest + 1]:
             hidden = model.layer(name)(hidden)
     if with_gradients:
         hidden = hidden.detach().requires_grad_(True)
-    outputs[LAYER_NAMES[earliest]] = hidden
+    outputs[order[earliest]] = hidden
     with torch.set_grad_enabled(with_gradients):
-        for name in LAYER_NAMES[earliest + 1:]:
+        for name in order[earliest + 1:]:
             hidden = model.layer(name)(hidden)
             if name in layers:
                 outputs[name] = hidden
@@ -311,10 +315,10 @@ def compute_cams(
         image = load_image(image)
     image = image.convert("RGB") if image.mode != "RGB" else image
     method = normalise_method(method)
-    layer_names = list(dict.fromkeys(normalise_layer(layer) for layer in layers))
-    if not layer_names:
-        raise ValueError(f"no layer given; accepted: {', '.join(LAYER_NAMES)}")
     model = cam_model.model
+    layer_names = list(dict.fromkeys(normalise_layer(layer, model.layer_names) for layer in layers))
+    if not layer_names:
+        raise ValueError(f"no layer given; accepted: {', '.join(model.layer_names)}")
     num_classes = model.config.num_classes
     target_index = resolve_target(target, num_classes)
     size = int(resolution or cam_model.resolution)
@@ -390,7 +394,7 @@ def cam_batch(
     from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
 
     method = normalise_method(method)
-    name = normalise_layer(layer)
+    name = normalise_layer(layer, model.layer_names)
     needs_gradients = method != "eigencam"
     with model_lock(model):
         with torch.inference_mode(False), torch.enable_grad():

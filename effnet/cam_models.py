@@ -43,8 +43,8 @@ _TRAINED_GUARD = threading.Lock()
 
 
 def trained_model(name: str) -> CamModel:
-    """The ImageNet-trained preset `name` ('lite0'..'lite2'; 'b0'..'b7' when torchvision's weights
-    are already in the torch cache: nothing is downloaded). Cached: every caller, in every thread,
+    """The ImageNet-trained preset `name` ('lite0'..'lite2'; 'b0'..'b7' and 'v2_s'..'v2_l' when
+    torchvision's weights are already in the torch cache: nothing is downloaded). Cached: every caller, in every thread,
     gets the same model object. Raises WeightsUnavailableError for weights not on this machine."""
     config = preset(name)
     with _TRAINED_GUARD:  # concurrent first calls must not load the weights twice
@@ -63,7 +63,7 @@ def trained_model(name: str) -> CamModel:
 
 
 def available_trained() -> tuple[str, ...]:
-    """The presets whose trained weights load without a network: Lite0-2, and cached B0-B7."""
+    """The presets whose trained weights load without a network: Lite0-2, and cached B0-B7, V2-S/M/L."""
     return available_offline()
 
 
@@ -99,8 +99,9 @@ def checkpoint_model(
 
 
 def _default_preprocessing(config: ScalingConfig) -> Preprocessing:
-    """The pipeline of the family's trained weights (Lite: (x-127)/128; B: ImageNet mean/std), at config's size."""
-    family = "lite0" if config.is_lite else "b0"
+    """The pipeline of the family's trained weights (Lite: (x-127)/128; B: ImageNet mean/std; V2: its
+    table's own weights, e.g. V2-L's mean = std = 0.5), at config's size."""
+    family = config.stage_table if config.is_v2 else "lite0" if config.is_lite else "b0"
     return weight_spec(family).preprocessing.at_resolution(config.resolution)
 
 

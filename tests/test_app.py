@@ -535,7 +535,7 @@ def test_top5_probabilities_keep_their_digits_and_percent_sign(app):
 # --- torchvision's B family, when its weights are here (issue 11) -----------------------------------
 @pytest.fixture
 def torch_cache(tmp_path, monkeypatch):
-    """An empty torch cache for the test; any B network loaded from it is forgotten afterwards."""
+    """An empty torch cache for the test; any B or V2 network loaded from it is forgotten afterwards."""
     import torch
 
     from effnet import cam_models
@@ -545,7 +545,7 @@ def torch_cache(tmp_path, monkeypatch):
     yield tmp_path / "checkpoints"
     from app.services import cam as cam_service
 
-    for name in [n for n in cam_models._TRAINED if n.startswith("b")]:
+    for name in [n for n in cam_models._TRAINED if n.startswith(("b", "v2"))]:
         del cam_models._TRAINED[name]
     for cached in (cam_service.trained_model, cam_service.maps, cam_service.faithfulness):
         cached.clear()
@@ -587,3 +587,22 @@ def test_the_b_family_renders_from_the_torch_cache_with_faithfulness(app, torch_
     assert re.search(r"Keep highlighted \| \*\*[+−±]\d", tables[0]) and " pp" in tables[0]
     assert any("Higher is better" in m.value and "Lower is better" in m.value for m in app.markdown)
     assert any(c.value.startswith("Faithfulness of 1 panels") for c in app.caption)
+
+
+def test_the_v2_family_renders_v2_s_from_the_torch_cache_with_its_own_preprocessing(app, torch_cache):
+    """torchvision's V2-S file (random weights) in the torch cache: V2-S gets its panel at its own 384 px,
+    V2-M and V2-L are named as missing with the command that fetches them."""
+    import os
+
+    import torch
+
+    url = torchvision.models.EfficientNet_V2_S_Weights.IMAGENET1K_V1.url
+    torch.manual_seed(0)
+    torch.save(torchvision.models.efficientnet_v2_s(weights=None).state_dict(), torch_cache / os.path.basename(url))
+    app.switch_page("views/attention.py").run()
+    app.selectbox(key="cam_comparison").set_value("v2_family").run()
+    no_exception(app)
+    titles = [m.value.replace("\\", "") for m in app.markdown if re.match(r"\*\*\d\. ", m.value)]
+    assert len(titles) == 1 and "V2-S" in titles[0] and "384 px" in titles[0]
+    (warning,) = [w.value for w in app.warning if "Not on this machine" in w.value]
+    assert "V2-M, EfficientNetV2-L" in warning and "V2-S" not in warning and "fetch v2_m v2_l" in warning

@@ -222,3 +222,36 @@ def test_many_threads_on_one_shared_model_get_the_sequential_maps(lite0, chelsea
     assert not errors
     for index, (got, want) in enumerate(zip(results, expected)):
         assert np.allclose(got, want, atol=1e-5), jobs[index][1:]
+
+
+def test_trained_v2_s_loads_from_the_torch_cache_and_its_cam_ends_at_stage7(tmp_path, monkeypatch, chelsea):
+    """torchvision's V2-S file name in a temporary torch cache (a random-weights state dict in
+    torchvision's layout): trained_model serves it with V2-S's own preprocessing (384 px, resize to the
+    crop, bilinear), and Grad-CAM runs on its six stages (stage2..stage7, no stage8)."""
+    import os
+
+    import torchvision
+    from effnet import cam_models
+
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path))
+    (tmp_path / "checkpoints").mkdir()
+    assert "v2_s" not in cam.available_trained()
+    url = torchvision.models.EfficientNet_V2_S_Weights.IMAGENET1K_V1.url
+    torch.manual_seed(0)
+    torch.save(torchvision.models.efficientnet_v2_s(weights=None).state_dict(), tmp_path / "checkpoints" / os.path.basename(url))
+    try:
+        assert "v2_s" in cam.available_trained()
+        v2_s = cam.trained_model("v2_s")
+        assert v2_s.trained and v2_s.resolution == 384 and v2_s.preprocessing == effnet.weight_spec("v2_s").preprocessing
+        assert v2_s.model.layer_names[-2:] == ("stage7", "head")
+        # a small input keeps it cheap: 96 px is a 3x3 map at the head
+        head, last_stage = cam.compute_cams(v2_s, chelsea, ["head", "stage7"], resolution=96)
+        assert head.layer == "head" and last_stage.layer == "stage7"
+        assert head.heatmap.shape == (96, 96) and 0 <= head.heatmap.min() and head.heatmap.max() <= 1
+        assert head.top5 == last_stage.top5
+        # as model.layer() numbers it, the point after the last stage is the head (stage9 for B, stage8 here)
+        assert np.allclose(cam.compute_cam(v2_s, chelsea, layer="stage8", resolution=96).heatmap, head.heatmap, atol=1e-5)
+        with pytest.raises(ValueError, match="unknown layer 'stage9'.*stage7, head"):
+            cam.compute_cam(v2_s, chelsea, layer="stage9", resolution=96)
+    finally:
+        cam_models._TRAINED.pop("v2_s", None)
