@@ -367,6 +367,34 @@ def test_a_show_me_link_marks_its_target_once_and_keeps_the_sliders(app):
     assert any("not a part of this page" in w.value for w in unknown.warning)
 
 
+def test_learn_explains_the_roofline_and_fused_mbconv_and_links_to_the_chart(app):
+    """Issue 10 part 5: a section with the roofline formula, figures from effnet.traffic, before the
+    glossary and the experiment; its links open Build & profile on the roofline, for B0 and for V2-S."""
+    import effnet
+    from effnet.roofline import DEVICES
+    from effnet.traffic import traffic
+
+    app.switch_page("views/learn.py").run()
+    no_exception(app)
+    headers = [h.value for h in app.header]
+    roofline = headers.index("8. The roofline: why few FLOPs is not fast")
+    assert roofline < headers.index("Glossary") < headers.index("The experiment: same FLOPs, four ways")
+    assert any("attainable" in latex.value and "bandwidth" in latex.value for latex in app.latex)
+    text = next(m.value for m in app.markdown if "**Fused-MBConv**" in m.value)
+    b0, v2_s = traffic(effnet.preset("b0"), 1, "float16"), traffic(effnet.preset("v2_s"), 1, "float16")
+    assert f"{b0.stages[1].intensity:.1f} FLOP/B" in text and f"{v2_s.stages[1].intensity:.1f} FLOP/B" in text
+    assert f"{DEVICES['H200 SXM'].ridge('float16'):.0f} FLOP per byte" in text
+    links = [link for link in app.get("page_link") if "roofline" in link.proto.query_string]
+    assert len(links) == 2
+    for link, label in zip(links, ("EfficientNet-B0", "EfficientNetV2-S")):
+        at = AppTest.from_file(MAIN, default_timeout=TIMEOUT)
+        at.query_params.update(dict(pair.split("=") for pair in link.proto.query_string.split("&")))
+        at.run()
+        no_exception(at)
+        assert any(c.value.endswith("From Learn: the roofline chart: each stage under a device's roof") for c in at.caption)
+        assert any(m.value.startswith("On H100 SXM") and label in m.value for m in at.markdown), label
+
+
 def _panel_targets(at: AppTest) -> list[str]:
     return [re.search(r"\*\*(.*)\*\*", m.value).group(1).replace("\\", "") for m in at.markdown
             if m.value.startswith("Target:")]

@@ -23,6 +23,7 @@ TARGETS = {
     "accuracy": "chart ③: accuracy against FLOPs (Table 3)",
     "constraint": "chart ④: the constraint α·β²·γ²",
     "mbconv": "the MBConv explainer",
+    "roofline": "the roofline chart: each stage under a device's roof",
 }
 _STATE = "_focus"
 MARK = "#f59e0b"

@@ -271,7 +271,8 @@ def render() -> None:
         st.subheader("Inside one MBConv block")
         _mbconv_explainer(config)
     same_flops.section(config)
-    roofline.section(config)
+    with focus.section("roofline"):
+        roofline.section(config)
     st.subheader("Latency")
     latency_panel.latency_section(selection)
     focus.scroll()

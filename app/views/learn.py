@@ -138,8 +138,45 @@ def render() -> None:
     )
     _show_me("Show me: Grad-CAM of Lite0, Lite1, Lite2 on a sample photo", page=ATTENTION)
 
+    roofline_section()
     glossary()
     experiment_section()
+
+
+def roofline_section() -> None:
+    """Why few FLOPs is not fast: the roofline, depthwise convolutions and EfficientNetV2's Fused-MBConv.
+
+    Every figure comes from effnet (the closed-form traffic and the datasheet roofs), not typed in."""
+    from effnet.roofline import DEVICES
+    from effnet.traffic import traffic
+
+    device, dtype = DEVICES["H200 SXM"], "float16"
+    b0, v2_s = traffic(effnet.preset("b0"), 1, dtype), traffic(effnet.preset("v2_s"), 1, dtype)
+    b0_stage2, v2_stage2 = b0.stages[1], v2_s.stages[1]  # B0's first MBConv stage, V2-S's first Fused-MBConv
+    st.header("8. The roofline: why few FLOPs is not fast")
+    st.markdown(
+        "A layer needs two things: arithmetic (FLOPs) and memory traffic (the bytes of its inputs, outputs and "
+        "weights). Its **arithmetic intensity** is FLOPs per byte moved. The roofline model (Williams, Waterman "
+        "& Patterson, 2009) says how fast it can possibly run on a device:"
+    )
+    st.latex(r"\text{attainable FLOP/s} = \min\left(\text{peak FLOP/s},\ \text{intensity} \times "
+             r"\text{memory bandwidth}\right)")
+    st.markdown(
+        f"Below the **ridge point** (peak ÷ bandwidth) a layer is *memory-bound*: a faster processor would not "
+        f"help it, only fewer bytes would. On an {device.name} in {dtype} the ridge lies at "
+        f"{device.ridge(dtype):.0f} FLOP per byte. A depthwise convolution filters each channel on its own, so it "
+        f"does few FLOPs for every byte it reads: B0's stage 2 (a depthwise 3×3 block) does "
+        f"{b0_stage2.intensity:.1f} FLOP/B at batch 1, and the whole of B0 {b0.intensity:.1f} FLOP/B, far left "
+        "of any GPU's ridge. That is why B0's few FLOPs do not make it fast on a GPU.\n\n"
+        "**Fused-MBConv** (EfficientNetV2, Tan & Le, 2021) acted on this: in the early, high-resolution stages "
+        "it replaces the 1×1 expansion and the depthwise k×k with one ordinary k×k convolution (and drops "
+        "squeeze-and-excitation). That costs more FLOPs but does much more arithmetic per byte: V2-S's stage 2 "
+        f"does {v2_stage2.intensity:.1f} FLOP/B, the whole of V2-S {v2_s.intensity:.1f} FLOP/B. The later, "
+        "low-resolution stages keep MBConv, where its small parameter count matters more than its intensity."
+    )
+    _show_me("Show me: the roofline chart with B0's stages", focus="roofline", preset="B0")
+    st.page_link(BUILD, label="Show me: EfficientNetV2-S's Fused-MBConv stages on the same chart",
+                 icon=":material/arrow_forward:", query_params={"preset": "V2-S", "focus": "roofline"})
 
 
 def experiment_section() -> None:
