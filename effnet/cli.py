@@ -5,6 +5,7 @@
     python -m effnet profile --depth 2 --width 1 --resolution 224 [--variant lite] [--json]
     python -m effnet profile --preset v2_s [--batch 32] [--dtype float16] --json   (memory traffic, intensity)
     python -m effnet profile --preset b0 --latency [--device auto|cpu|cuda] [--batch 8] [--dtype float16]
+                             [--mode eager|channels_last|compile|cuda_graphs]
                              [--channels-last] [--runs N] [--time-budget S] [--json]
     python -m effnet presets [--json]
     python -m effnet cam ...          (when effnet.cli_cam is installed)
@@ -24,7 +25,7 @@ import sys
 from types import ModuleType
 from typing import NoReturn, Sequence, TextIO
 
-from .latency import Latency, measure_latency
+from .latency import MODES, Latency, measure_latency
 from .profile import Profile, profile
 from .scaling import ALPHA, BETA, GAMMA, PRESETS, VARIANTS, ScalingConfig, compound, preset
 from .traffic import Traffic, traffic
@@ -82,6 +83,9 @@ def build_parser(cam_module: ModuleType | None = None) -> argparse.ArgumentParse
     timing.add_argument("--dtype", help="float32 (default), float16 or bfloat16, for memory traffic and latency "
                                          "(float16 latency: GPU only)")
     timing.add_argument("--channels-last", action="store_true", help="NHWC memory format")
+    timing.add_argument("--mode", choices=tuple(MODES), help="how to execute: eager (default), channels_last, compile "
+                                                              "(torch.compile; the first pass compiles, untimed) or "
+                                                              "cuda_graphs (GPU only)")
     timing.add_argument("--runs", type=int, help="timed runs (default: chosen from the warm-up time)")
     timing.add_argument("--time-budget", type=float, help="seconds the whole measurement may take")
     prof.add_argument("--json", action="store_true", help="print one JSON object instead of tables")
@@ -132,7 +136,7 @@ def config_from_arguments(args: argparse.Namespace) -> ScalingConfig:
 
 
 def _run_profile(args: argparse.Namespace) -> int:
-    timing_options = {"--device": args.device, "--runs": args.runs, "--time-budget": args.time_budget}
+    timing_options = {"--device": args.device, "--runs": args.runs, "--time-budget": args.time_budget, "--mode": args.mode}
     stray = [name for name, value in timing_options.items() if value is not None] + (["--channels-last"] if args.channels_last else [])
     if stray and not args.latency:
         raise UsageError(f"{', '.join(stray)} {'needs' if len(stray) == 1 else 'need'} --latency")
@@ -152,6 +156,7 @@ def _run_profile(args: argparse.Namespace) -> int:
                 channels_last=args.channels_last,
                 time_budget_s=args.time_budget,
                 progress=progress,
+                mode=args.mode or "eager",
             )
         finally:
             if progress is not None:

@@ -19,6 +19,16 @@ Half precision means weights and activations in that dtype (`model.to(dtype)`), 
 network runs, not autocast. float16 is refused on the CPU (a ValueError): CPUs have no fast float16
 convolutions, so a figure would be misleading; bfloat16 is accepted there.
 
+Execution modes (issue 10), each named in the result:
+- `eager`: the module run op by op, as written (the default);
+- `channels_last`: eager with weights and images in NHWC memory format, which oneDNN and cuDNN
+  convolutions prefer;
+- `compile`: `torch.compile(model)` (TorchInductor; on the CPU it needs a C++ compiler). The first
+  pass compiles: it is timed apart as `compile_s` and never counts against the time budget;
+- `cuda_graphs`: the whole forward pass captured once as a CUDA graph and replayed, so the CPU's
+  kernel launches (about 5 ms for B0 at batch 1) leave the timed path. GPU only: elsewhere a
+  LatencyError says so.
+
 Measurements in one process are serialised by a lock, so two users do not time each other's work.
 """
 
@@ -44,6 +54,13 @@ DTYPES: dict[str, torch.dtype] = {"float32": torch.float32, "float16": torch.flo
 _DTYPE_ALIASES = {"fp32": "float32", "float": "float32", "fp16": "float16", "half": "float16", "bf16": "bfloat16"}
 DEVICES = ("auto", "cpu", "cuda")
 MAX_BATCH = 256
+MODES: dict[str, str] = {  # name -> the label every result carries
+    "eager": "eager",
+    "channels_last": "eager, channels_last",
+    "compile": "torch.compile",
+    "cuda_graphs": "CUDA graphs",
+}
+GPU_ONLY_MODES = ("cuda_graphs",)
 
 # Defaults when `runs` is not given: warm-up passes, how long to spend on timed runs (runs are
 # chosen from the last warm-up's time, within MIN..MAX), and a budget for the whole measurement so
@@ -97,6 +114,14 @@ class Latency:
     achieved_tflops: float  # 2 * MACs * batch / median time, in 10^12 FLOP/s
     peak_tflops: float | None  # the GPU's dense peak for this dtype when known (float32: TF32 if cuDNN may use it)
     stopped_early: bool  # the time budget ended the measurement before the planned runs
+    mode: str = "eager"  # one of MODES: how the forward pass was executed
+    compile_s: float | None = None  # mode 'compile': seconds the first (compiling) pass took
+
+    @property
+    def mode_label(self) -> str:
+        """'eager', 'torch.compile', 'CUDA graphs', ... plus ', channels_last' when that was on too."""
+        label = MODES.get(self.mode, self.mode)
+        return label + (", channels_last" if self.channels_last and "channels_last" not in label else "")
 
     @property
     def percent_of_peak(self) -> float | None:
@@ -110,21 +135,23 @@ class Latency:
         row = asdict(self)
         row["spread_ms"] = list(self.spread_ms)
         row["percent_of_peak"] = self.percent_of_peak
+        row["mode_label"] = self.mode_label
         return row
 
     def summary(self) -> str:
         """One line with units, e.g. 'cpu (AMD EPYC, 2 threads), batch 1, float32, 224x224: 21.3 ms ...'."""
         where = f"{self.device} ({self.device_name}"
         where += f", {self.threads} thread{'s' if self.threads != 1 else ''})" if self.threads is not None else ")"
-        layout = ", channels_last" if self.channels_last else ""
         low, high = self.spread_ms
         text = (
-            f"{where}, batch {self.batch}, {self.dtype}{layout}, {self.resolution}x{self.resolution}: "
+            f"{where}, {self.mode_label}, batch {self.batch}, {self.dtype}, {self.resolution}x{self.resolution}: "
             f"median {_ms(self.median_ms)} per batch (p10-p90 {_ms(low, unit=False)}-{_ms(high)}, {self.runs} run{'s' if self.runs != 1 else ''}), "
             f"{self.images_per_second:,.1f} images/s, {self.achieved_tflops:.3g} TFLOP/s"
         )
         if self.percent_of_peak is not None:
             text += f" ({self.percent_of_peak:.2g}% of the {self.peak_tflops:g} TFLOP/s peak)"
+        if self.compile_s is not None:
+            text += f"; compiling took {self.compile_s:.1f} s (not timed)"
         if self.stopped_early:
             text += "; stopped early at the time budget"
         return text
@@ -202,6 +229,18 @@ def _resolve_dtype(dtype: str, device: str) -> str:
     return name
 
 
+def _resolve_mode(mode: str, device: str) -> str:
+    name = str(mode).strip().lower().replace("-", "_").replace(" ", "_").replace("torch.compile", "compile")
+    name = {"cudagraphs": "cuda_graphs", "cuda_graph": "cuda_graphs", "channelslast": "channels_last"}.get(name, name)
+    if name not in MODES:
+        raise LatencyError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
+    if name in GPU_ONLY_MODES and device != "cuda":
+        available = ", ".join(m for m in MODES if m not in GPU_ONLY_MODES)
+        raise LatencyError(f"mode {name!r} (CUDA graphs) needs a GPU and this measurement runs on the CPU; "
+                           f"on the CPU use one of {available}")
+    return name
+
+
 def _check_count(name: str, value: int | None, low: int, high: int) -> None:
     if value is None:
         return
@@ -254,6 +293,7 @@ def measure_latency(
     time_budget_s: float | None = None,
     progress: ProgressCallback | None = None,
     threads: int | None = None,
+    mode: str = "eager",
 ) -> Latency:
     """Time forward passes of a batch of random images and report median, spread and throughput.
 
@@ -268,6 +308,8 @@ def measure_latency(
     progress(fraction, message): called during warm-up and runs, ending with fraction 1.0.
     threads: CPU threads for this measurement (restored afterwards); None keeps torch's setting.
     The setting is process-wide, so a server shared by several users should leave it None.
+    mode: one of MODES ('eager', 'channels_last', 'compile', 'cuda_graphs'; see the module docstring).
+    'channels_last' is the same as channels_last=True; 'cuda_graphs' raises LatencyError without a GPU.
     """
     _check_count("batch", batch, 1, MAX_BATCH)
     _check_count("runs", runs, 1, 100_000)
@@ -279,6 +321,8 @@ def measure_latency(
         raise LatencyError(f"time_budget_s must be a number of seconds >= 0, got {time_budget_s!r}")
     resolved = _resolve_device(device)
     dtype_name = _resolve_dtype(dtype, resolved)
+    mode = _resolve_mode(mode, resolved)
+    channels_last = bool(channels_last) or mode == "channels_last"
     if isinstance(model_or_config, ScalingConfig):
         config, shared = model_or_config, None
     elif isinstance(model_or_config, EfficientNet):
@@ -317,7 +361,8 @@ def measure_latency(
         images = torch.randn(batch, 3, config.resolution, config.resolution, device=resolved, dtype=DTYPES[dtype_name])
         if channels_last:
             images = images.contiguous(memory_format=torch.channels_last)
-        times_ms, stopped_early = _time_runs(private, images, resolved, warmup, runs, time_budget_s, defaults, report)
+        forward, compile_s = _prepare_mode(private, images, mode, report)
+        times_ms, stopped_early = _time_runs(forward, images, resolved, warmup, runs, time_budget_s, defaults, report)
         used_threads = torch.get_num_threads() if resolved == "cpu" else None
         device_name = torch.cuda.get_device_name() if resolved == "cuda" else cpu_name()
         tf32 = bool(torch.backends.cudnn.allow_tf32)
@@ -328,7 +373,7 @@ def measure_latency(
             torch.set_num_threads(saved_threads)
         torch.backends.cudnn.benchmark = saved_benchmark
         if resolved == "cuda":
-            private = images = None
+            private = images = forward = None
             torch.cuda.empty_cache()
         _MEASURE_LOCK.release()
 
@@ -349,11 +394,51 @@ def measure_latency(
         achieved_tflops=2.0 * cost.macs * batch / (median / 1000.0) / 1e12,
         peak_tflops=peak_tflops(device_name, dtype_name, tf32) if resolved == "cuda" else None,
         stopped_early=stopped_early,
+        mode=mode,
+        compile_s=compile_s,
     )
 
 
+def _prepare_mode(model: nn.Module, images: torch.Tensor, mode: str, report: ProgressCallback):
+    """(a callable that runs one forward pass of `images` in `mode`, seconds spent compiling or None).
+
+    compile: the first pass compiles (minutes for a big network on a small CPU) and is not timed.
+    cuda_graphs: warm-up on a side stream (cuDNN picks its algorithms there), one capture, then each
+    call replays the graph on the same input and output buffers.
+    """
+    if mode in ("eager", "channels_last"):
+        return model, None
+    if mode == "compile":
+        compiled = torch.compile(model)
+        report(0.0, "compiling with torch.compile (the first pass; not timed)")
+        started = time.perf_counter()
+        with torch.inference_mode():
+            compiled(images)
+            if images.is_cuda:
+                torch.cuda.synchronize()
+        return compiled, time.perf_counter() - started
+    # cuda_graphs
+    report(0.0, "capturing the forward pass as a CUDA graph")
+    with torch.inference_mode():
+        side = torch.cuda.Stream()
+        side.wait_stream(torch.cuda.current_stream())
+        with torch.cuda.stream(side):
+            for _ in range(3):
+                model(images)
+        torch.cuda.current_stream().wait_stream(side)
+        graph = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(graph):
+            output = model(images)
+
+    def replay(_images: torch.Tensor) -> torch.Tensor:
+        graph.replay()  # reads the captured input buffer, which holds `images`
+        return output
+
+    return replay, None
+
+
 def _time_runs(
-    model: nn.Module,
+    model: Callable[[torch.Tensor], torch.Tensor],
     images: torch.Tensor,
     device: str,
     warmup: int,

@@ -316,6 +316,26 @@ def test_latency_runs_on_this_machine_and_names_the_device(app):
     assert devices and all(not SCIENTIFIC.search(c.value) for c in app.caption)
 
 
+def test_latency_modes_are_offered_labelled_and_cuda_graphs_explained(app):
+    """Issue 10 part 4: the panel's execution modes; without a GPU, CUDA graphs are one line, not an option."""
+    from effnet.latency import cuda_available
+
+    modes = app.selectbox(key="latency_mode")
+    assert modes.value == "eager"
+    if cuda_available():
+        assert "cuda_graphs" in modes.options
+        return
+    assert list(modes.options) == ["eager", "eager, channels_last", "torch.compile"]  # shown by their labels
+    assert any("CUDA graphs" in c.value and "need a GPU" in c.value for c in app.caption)
+    app.selectbox(key="preset").set_value("Custom").run()
+    app.radio(key="mode").set_value("Manual").run()
+    app.slider(key="resolution").set_value(64).run()  # a small input keeps the measurement short
+    app.selectbox(key="latency_mode").set_value("channels_last").run()
+    app.button(key="latency_run").click().run()
+    no_exception(app)
+    assert any("eager, channels_last, batch 1" in c.value and "64x64" in c.value for c in app.caption)
+
+
 # --- the other pages --------------------------------------------------------------------------------
 def test_learn_page_explains_with_formulas_and_links(app):
     app.switch_page("views/learn.py").run()

@@ -140,6 +140,19 @@ def test_profile_with_latency_in_json(capsys: pytest.CaptureFixture) -> None:
     assert document["resolution"] == 64 and document["params"] == TORCHVISION_PARAMS["b0"]
 
 
+def test_profile_latency_modes_are_labelled_and_refused_clearly(capsys: pytest.CaptureFixture) -> None:
+    arguments = ("profile", "--preset", "b0", "--resolution", "64", "--latency", "--device", "cpu", "--runs", "1")
+    status, out, _ = run_main(capsys, *arguments, "--mode", "channels_last", "--json")
+    latency = json.loads(out)["latency"]
+    assert status == 0 and latency["mode"] == "channels_last" and latency["channels_last"] is True
+    assert latency["mode_label"] == "eager, channels_last" and latency["compile_s"] is None
+    status, _, err = run_main(capsys, "profile", "--preset", "b0", "--mode", "compile")
+    assert status == 2 and "--mode needs --latency" in err
+    if not cuda_available():
+        status, _, err = run_main(capsys, *arguments, "--mode", "cuda_graphs")
+        assert status == 2 and "needs a GPU" in err and err.count("\n") == 1
+
+
 def test_progress_goes_to_a_terminal_stderr_only(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
     class Terminal(io.StringIO):
         def isatty(self) -> bool:

@@ -238,3 +238,46 @@ def test_cuda_time_budget_and_progress() -> None:
     calls: list[float] = []
     result = measure_latency(TINY, device="cuda", runs=50, time_budget_s=0, progress=lambda f, m: calls.append(f))
     assert result.stopped_early and result.runs == 1 and calls[-1] == 1.0
+
+
+# --------------------------------------------------------------------------------------------
+# Execution modes (issue 10 part 4)
+# --------------------------------------------------------------------------------------------
+def test_channels_last_mode_is_labelled_and_sets_the_layout() -> None:
+    result = measure_latency(TINY, device="cpu", runs=2, warmup=1, mode="channels_last")
+    assert result.mode == "channels_last" and result.channels_last and result.compile_s is None
+    assert result.mode_label == "eager, channels_last" and "eager, channels_last, batch 1" in result.summary()
+    eager = measure_latency(TINY, device="cpu", runs=1, warmup=1)
+    assert eager.mode == "eager" and eager.mode_label == "eager" and eager.as_dict()["mode_label"] == "eager"
+
+
+def test_compile_mode_times_the_compiled_network_after_compiling_it() -> None:
+    """torch.compile on the CPU (TorchInductor with gcc) on the tiny configuration only: compiling B0 takes minutes."""
+    model = effnet.build(TINY)
+    before = snapshot(model)
+    result = measure_latency(model, device="cpu", runs=3, warmup=1, mode="torch.compile", time_budget_s=0)
+    assert result.mode == "compile" and result.mode_label == "torch.compile"
+    assert result.compile_s is not None and result.compile_s > 0 and "compiling took" in result.summary()
+    assert result.runs == 1 and result.stopped_early  # the compile time is outside the budget: one run still happens
+    assert_unchanged(model, before)
+
+
+@pytest.mark.skipif(cuda_available(), reason="a GPU is here: CUDA graphs run (test_cuda_graphs_mode_replays)")
+def test_cuda_graphs_without_a_gpu_say_so_in_one_line() -> None:
+    with pytest.raises(effnet.LatencyError, match="needs a GPU.*eager, channels_last, compile"):
+        measure_latency(TINY, device="auto", mode="cuda_graphs")
+
+
+def test_an_unknown_mode_names_the_accepted_ones() -> None:
+    with pytest.raises(effnet.LatencyError, match="mode must be one of eager, channels_last, compile, cuda_graphs"):
+        measure_latency(TINY, device="cpu", mode="tensorrt")
+
+
+@needs_gpu
+@pytest.mark.parametrize("mode", ["cuda_graphs", "compile"])
+def test_cuda_modes_run_and_are_labelled(mode: str) -> None:
+    model = effnet.build(TINY).cuda()
+    before = snapshot(model)
+    result = measure_latency(model, batch=2, device="cuda", dtype="float16", runs=5, warmup=2, mode=mode)
+    assert result.device == "cuda" and result.mode == mode and result.runs == 5 and result.median_ms > 0
+    assert_unchanged(model, before)

@@ -10,16 +10,25 @@ from app.services import latency  # torch-free until a measurement starts
 
 BATCH_SIZES = (1, 8, 32)
 _RESULT = "latency_result"
+# effnet.latency.MODES, typed here so the page does not import torch before a measurement.
+MODES = {"eager": "eager", "channels_last": "eager, channels_last", "compile": "torch.compile", "cuda_graphs": "CUDA graphs"}
+GPU_ONLY_MESSAGE = ("CUDA graphs (the whole forward pass replayed without kernel-launch overhead) need a GPU; "
+                    "this server has none, so they are not offered here.")
 
 
-def latency_options(on_gpu: bool) -> tuple[int, str]:
-    """(batch size, dtype). float16 is offered on a GPU only: CPUs have no fast float16 convolutions."""
-    left, right = st.columns(2)
+def latency_options(on_gpu: bool) -> tuple[int, str, str]:
+    """(batch size, dtype, execution mode). float16 and CUDA graphs are offered on a GPU only."""
+    left, middle, right = st.columns(3)
     batch = left.selectbox("Batch size (images)", BATCH_SIZES, key="latency_batch")
     dtypes = ("float32", "float16") if on_gpu else ("float32",)
-    dtype = right.radio("Precision", dtypes, key="latency_dtype", horizontal=True,
-                        help=None if on_gpu else "float16 is offered on a GPU only")
-    return int(batch), str(dtype)
+    dtype = middle.radio("Precision", dtypes, key="latency_dtype", horizontal=True,
+                         help=None if on_gpu else "float16 is offered on a GPU only")
+    modes = tuple(MODES) if on_gpu else tuple(m for m in MODES if m != "cuda_graphs")
+    mode = right.selectbox("Execution mode", modes, format_func=MODES.get, key="latency_mode",
+                           help="torch.compile compiles on the first pass (not timed; a minute or more on a small CPU)")
+    if not on_gpu:
+        right.caption(GPU_ONLY_MESSAGE)
+    return int(batch), str(dtype), str(mode)
 
 
 def latency_section(selection: Selection) -> None:
@@ -27,7 +36,7 @@ def latency_section(selection: Selection) -> None:
     _, device_name, on_gpu = latency.device()
     st.caption(f"Runs on {device_name}. The network is built untrained: timing does not depend on the "
                "weights' values.")
-    batch, dtype = latency_options(on_gpu)
+    batch, dtype, mode = latency_options(on_gpu)
     config = selection.config
     if st.button(f"Measure latency of {config.label}", key="latency_run", type="primary"):
         if selection.build_error:
@@ -40,7 +49,7 @@ def latency_section(selection: Selection) -> None:
 
             try:
                 with st.spinner("Timing forward passes…"):
-                    result = latency.run_latency(config, batch, dtype, progress)
+                    result = latency.run_latency(config, batch, dtype, progress, mode)
             except ValueError as error:  # effnet refuses with a one-line message (batch too big, dtype)
                 st.error(str(error))
             else:
@@ -66,15 +75,16 @@ def result_texts(result) -> dict[str, str]:
 def summary(label: str, result) -> str:
     """The measurement's conditions in one line, its numbers through the same helpers as the metrics."""
     threads = f", {result.threads} thread{'s' if result.threads != 1 else ''}" if result.threads is not None else ""
-    layout = ", channels_last" if result.channels_last else ""
     texts = result_texts(result)
     where = "the GPU" if result.device == "cuda" else "the CPU"
-    text = (f"{label}: {where} ({result.device_name}{threads}), batch {result.batch}, {result.dtype}{layout}, "
+    text = (f"{label}: {where} ({result.device_name}{threads}), {result.mode_label}, batch {result.batch}, {result.dtype}, "
             f"{result.resolution}x{result.resolution}: median {texts['Median latency']} per batch "
             f"(p10–p90 {texts['Spread (p10–p90)']}, {result.runs} run{'s' if result.runs != 1 else ''}), "
             f"{texts['Throughput']}, {texts['Achieved']}")
     if result.percent_of_peak is not None:
         text += f" ({result.percent_of_peak:.2g} % of the {units.si(result.peak_tflops * 1e12, 'FLOP/s')} peak)"
+    if result.compile_s is not None:
+        text += f"; compiling took {units.duration_ms(result.compile_s * 1000)} (not timed)"
     if result.stopped_early:
         text += "; stopped early at the time budget"
     return text

@@ -60,10 +60,10 @@ def device() -> tuple[str, str, bool]:
 
 
 def run_latency(
-    config: effnet.ScalingConfig, batch: int, dtype: str, progress: Callable[[float, str], None]
+    config: effnet.ScalingConfig, batch: int, dtype: str, progress: Callable[[float, str], None], mode: str = "eager"
 ) -> "Latency":
-    """Time `config` (untrained: timing does not depend on weight values) on this server's device."""
+    """Time `config` (untrained: timing does not depend on weight values) on this server's device in `mode`."""
     from effnet.latency import measure_latency
 
     name, _, _ = _probed_device()
-    return measure_latency(config, batch=batch, device=name, dtype=dtype, progress=progress)
+    return measure_latency(config, batch=batch, device=name, dtype=dtype, progress=progress, mode=mode)
