@@ -4,14 +4,21 @@
 #
 #     OUT=/some/folder bash benchmarks/gpu_check.sh
 #
+# Issue 10's execution modes: MODES (default eager,channels_last,compile,cuda_graphs) for MODE_PRESETS
+# (default b0,v2_s) at batch 1 and 32 in float16, e.g.
+#
+#     OUT=/some/folder MODES=eager,cuda_graphs MODE_PRESETS=b0,b4,v2_s bash benchmarks/gpu_check.sh
+#
 # Writes into $OUT (default ./gpu_check_out): nvidia_smi.txt, pytest_latency.txt, gpu_latency.md,
-# gpu_latency.json, gpu_latency.log, profile_b0_cuda.json. Every step is bounded by `timeout`; the
+# gpu_latency.json, gpu_latency.log, gpu_modes.md, gpu_modes.json, gpu_modes.log, profile_b0_cuda.json. Every step is bounded by `timeout`; the
 # whole script stays under about 8 minutes on an H100. Networks are built untrained: no downloads.
 set -u
 cd "$(dirname "$0")/.."
 OUT="${OUT:-$PWD/gpu_check_out}"
 mkdir -p "$OUT"
 PY="${PYTHON:-python3}"
+MODES="${MODES:-eager,channels_last,compile,cuda_graphs}"
+MODE_PRESETS="${MODE_PRESETS:-b0,v2_s}"
 started=$(date +%s)
 step() { echo; echo "== $* ($(( $(date +%s) - started )) s)"; }
 
@@ -37,6 +44,13 @@ timeout 420 "$PY" benchmarks/latency.py --presets b0,b1,b2,b3,b4,b5,b6,b7 --batc
     2>"$OUT/gpu_latency.log" >/dev/null
 echo "exit status $?"
 cat "$OUT/gpu_latency.md" 2>/dev/null || tail -5 "$OUT/gpu_latency.log"
+
+step "execution modes $MODES: $MODE_PRESETS, batch 1 and 32, float16 (compile's first pass is not timed)"
+timeout 300 "$PY" benchmarks/latency.py --presets "$MODE_PRESETS" --batches 1,32 --dtypes float16 --modes "$MODES" \
+    --device cuda --time-budget 8 --markdown "$OUT/gpu_modes.md" --json "$OUT/gpu_modes.json" \
+    2>"$OUT/gpu_modes.log" >/dev/null
+echo "exit status $?"
+cat "$OUT/gpu_modes.md" 2>/dev/null || tail -5 "$OUT/gpu_modes.log"
 
 step "python -m effnet profile --preset b0 --latency --device cuda --json"
 timeout 60 "$PY" -m effnet profile --preset b0 --latency --device cuda --json >"$OUT/profile_b0_cuda.json"

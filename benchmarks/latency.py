@@ -3,6 +3,7 @@
     python benchmarks/latency.py                                   # b0-b3, batch 1, float32, auto device
     python benchmarks/latency.py --presets b0,b7 --batches 1,32 --dtypes float32,float16 --device cuda \
         --time-budget 5 --markdown out.md --json out.json
+    python benchmarks/latency.py --presets b0 --modes eager,channels_last,compile --device cpu   # execution modes
 
 Every row names its device, thread count, batch, dtype and resolution; the median and the 10th-90th
 percentile spread are per batch of images. Networks are built untrained (timing does not depend on
@@ -22,7 +23,7 @@ from pathlib import Path
 import torch
 
 import effnet
-from effnet.latency import DTYPES, device_description, measure_latency
+from effnet.latency import DTYPES, MODES, device_description, measure_latency
 
 
 def parse_list(text: str) -> list[str]:
@@ -39,6 +40,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warmup", type=int, default=None, help="warm-up passes per row (default 2 on CPU, 10 on CUDA)")
     parser.add_argument("--time-budget", type=float, default=None, help="seconds per row, warm-up included")
     parser.add_argument("--channels-last", action="store_true")
+    parser.add_argument("--modes", default="eager", help=f"comma-separated execution modes, from {', '.join(MODES)} (default eager)")
     parser.add_argument("--threads", type=int, default=None, help="CPU threads (default: torch's setting)")
     parser.add_argument("--markdown", type=Path, help="also write the Markdown here")
     parser.add_argument("--json", type=Path, help="also write every measurement as JSON here")
@@ -47,13 +49,14 @@ def main(argv: list[str] | None = None) -> int:
     presets = parse_list(args.presets)
     batches = [int(b) for b in parse_list(args.batches)]
     dtypes = parse_list(args.dtypes)
+    modes = parse_list(args.modes)
     try:
         where = device_description(args.device)
     except ValueError as error:
         print(f"latency benchmark: {error}", file=sys.stderr)
         return 2
 
-    header = ["preset", "resolution", "batch", "dtype", "device", "threads", "median ms", "p10-p90 ms",
+    header = ["preset", "resolution", "batch", "dtype", "mode", "device", "threads", "median ms", "p10-p90 ms",
               "runs", "images/s", "achieved TFLOP/s", "% of peak", "note"]
     lines = [
         f"Latency of EfficientNet presets on {where}; torch {torch.__version__}"
@@ -69,34 +72,34 @@ def main(argv: list[str] | None = None) -> int:
     for name in presets:
         config = effnet.preset(name)
         model = effnet.build(config)  # untrained; measure_latency times a private copy of it
-        for dtype in dtypes:
-            for batch in batches:
-                try:
-                    result = measure_latency(
-                        model, batch=batch, device=args.device, dtype=dtype, runs=args.runs, warmup=args.warmup,
-                        channels_last=args.channels_last, time_budget_s=args.time_budget, threads=args.threads,
-                    )
-                except (ValueError, RuntimeError) as error:  # RuntimeError: a kernel failed; keep the other rows
-                    why = " ".join(str(error).split())[:200]
-                    cells = [name, str(config.resolution), str(batch), dtype] + [""] * 8 + [f"skipped: {why}"]
-                    print(f"{name} batch {batch} {dtype}: skipped: {why}", file=sys.stderr)
-                    records.append({"preset": name, "batch": batch, "dtype": dtype, "skipped": why})
-                else:
-                    print(f"{name}: {result.summary()}", file=sys.stderr)
-                    low, high = result.spread_ms
-                    percent = result.percent_of_peak
-                    note = ("stopped at the time budget; " if result.stopped_early else "") + ("channels_last" if result.channels_last else "")
-                    cells = [
-                        name, str(result.resolution), str(result.batch), result.dtype, result.device_name,
-                        "-" if result.threads is None else str(result.threads),
-                        f"{result.median_ms:.2f}", f"{low:.2f}-{high:.2f}", str(result.runs),
-                        f"{result.images_per_second:,.1f}", f"{result.achieved_tflops:.3g}",
-                        "-" if percent is None else f"{percent:.2g}%", note.strip("; "),
-                    ]
-                    cost = effnet.profile(config)
-                    records.append({"preset": name, "params": cost.params, "macs": cost.macs, **result.as_dict()})
-                lines.append("| " + " | ".join(cells) + " |")
-                save(args, lines, where, records)  # after every row, so a run cut short keeps its figures
+        for dtype, batch, mode in ((d, b, m) for d in dtypes for b in batches for m in modes):
+            try:
+                result = measure_latency(
+                    model, batch=batch, device=args.device, dtype=dtype, runs=args.runs, warmup=args.warmup,
+                    channels_last=args.channels_last, time_budget_s=args.time_budget, threads=args.threads, mode=mode,
+                )
+            except (ValueError, RuntimeError) as error:  # RuntimeError: a kernel failed; keep the other rows
+                why = " ".join(str(error).split())[:200]
+                cells = [name, str(config.resolution), str(batch), dtype, mode] + [""] * 8 + [f"skipped: {why}"]
+                print(f"{name} batch {batch} {dtype} {mode}: skipped: {why}", file=sys.stderr)
+                records.append({"preset": name, "batch": batch, "dtype": dtype, "mode": mode, "skipped": why})
+            else:
+                print(f"{name}: {result.summary()}", file=sys.stderr)
+                low, high = result.spread_ms
+                percent = result.percent_of_peak
+                note = ("stopped at the time budget; " if result.stopped_early else "") + (
+                    f"compiling took {result.compile_s:.0f} s (not timed)" if result.compile_s is not None else "")
+                cells = [
+                    name, str(result.resolution), str(result.batch), result.dtype, result.mode_label, result.device_name,
+                    "-" if result.threads is None else str(result.threads),
+                    f"{result.median_ms:.2f}", f"{low:.2f}-{high:.2f}", str(result.runs),
+                    f"{result.images_per_second:,.1f}", f"{result.achieved_tflops:.3g}",
+                    "-" if percent is None else f"{percent:.2g}%", note.strip("; "),
+                ]
+                cost = effnet.profile(config)
+                records.append({"preset": name, "params": cost.params, "macs": cost.macs, **result.as_dict()})
+            lines.append("| " + " | ".join(cells) + " |")
+            save(args, lines, where, records)  # after every row, so a run cut short keeps its figures
         del model
     print("\n".join(lines))
     return 0
