@@ -48,11 +48,17 @@ def test_quick_run_learns_something(quick_run):
 
 
 def test_checkpoints_load_safely_into_the_planned_networks(quick_run):
+    from effnet.experiment import matched_plan
+    from effnet.experiment.run import base_config
+
     document = read_results(quick_run)
+    classes = len(document["dataset"]["classes"])
+    # results.json rounds d and w for reading; the exact networks come from the plan it records
+    plan = {n.name: n.config for n in matched_plan(base_config(document["base"]["name"], classes), document["flops_multiple"])}
     for network in document["networks"]:
         state = torch.load(quick_run / network["checkpoint"], weights_only=True)
-        config = effnet.ScalingConfig(depth=network["depth"], width=network["width"], resolution=network["resolution"],
-                                      num_classes=len(document["dataset"]["classes"]))
+        config = plan[network["name"]]
+        assert (round(config.depth, 3), round(config.width, 3)) == (round(network["depth"], 3), round(network["width"], 3))
         model = effnet.build(config, state_dict=state)
         assert sum(p.numel() for p in model.parameters()) == network["params"]
 
