@@ -63,19 +63,24 @@ def experiment_server(results_folder):
 
 
 @pytest.fixture(scope="module")
-def experiment_page(experiment_server):
+def experiment_browser(experiment_server):
     with sync_api.sync_playwright() as playwright:
         chromium = playwright.chromium.launch(
             executable_path=CHROMIUM,
             args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                   "--disable-sync"],
         )
-        context, page = _new_page(chromium, 1400, 900)
         try:
-            yield page
+            yield chromium
         finally:
-            context.close()
             chromium.close()
+
+
+@pytest.fixture(scope="module")
+def experiment_page(experiment_browser):
+    context, page = _new_page(experiment_browser, 1400, 900)
+    yield page
+    context.close()
 
 
 def _verdicts(page) -> list[str]:
@@ -111,3 +116,42 @@ def test_the_experiment_page_shows_the_table_the_charts_and_the_panels(experimen
     _poll(lambda: page.get_by_text(re.compile(r"^class: ")).all_inner_texts() == before and len(_verdicts(page)) == 15)
     page.mouse.move(0, 0)
     _full_screenshot(page, "experiment", max_height=6000)
+
+
+@pytest.mark.slow
+def test_the_quick_training_runs_from_the_button_with_progress_for_its_session_only(experiment_server, experiment_browser,
+                                                                                    experiment_page):
+    """The real `--quick` run (a few minutes on one CPU thread): session A starts it and sees the progress
+    bar move, session B is told another training is running and cannot start one, and only A is then
+    shown the new results."""
+    other, second = _new_page(experiment_browser, 1400, 900)  # a second session
+    try:
+        first = experiment_page
+        first.goto(experiment_server + "/experiment")
+        button = first.get_by_role("button", name=re.compile("Train the quick version here"))
+        button.wait_for()
+        button.click()
+        bar = first.locator("[data-testid=stProgress]")
+        bar.first.wait_for()
+        seen = {_poll(lambda: re.search(r"\d+\.\d %", bar.first.inner_text() if bar.count() else "") and
+                      bar.first.inner_text(), timeout=180)}
+        second.goto(experiment_server + "/experiment")
+        busy = second.locator("[data-testid=stAlert]").filter(has_text="Another training is running on this server")
+        busy.first.wait_for(timeout=180_000)
+        assert second.get_by_role("button", name=re.compile("Train the quick version here")).is_disabled()
+        deadline = time.monotonic() + 900
+        while not first.get_by_text(re.compile("your own quick run")).count():
+            assert time.monotonic() < deadline, f"the training did not finish in 15 minutes; last: {sorted(seen)[-3:]}"
+            if bar.count():
+                seen.add(bar.first.inner_text())
+            time.sleep(1)
+        assert len({re.search(r"[\d.]+ %", text).group() for text in seen if re.search(r"[\d.]+ %", text)}) >= 3
+        # the rest of the page (the new run's panels, then this line) is still being drawn
+        _poll(lambda: first.get_by_text(re.compile("Your quick run finished")).count() == 1)
+        assert len(_verdicts(first)) == 15
+        second.reload()
+        second.get_by_role("button", name=re.compile("Train the quick version here")).wait_for()
+        assert second.get_by_text(re.compile("your own quick run")).count() == 0
+        assert first.locator("[data-testid=stException]").count() == 0
+    finally:
+        other.close()

@@ -3,7 +3,9 @@ button that trains the quick version on this server.
 
 The training runs in a subprocess owned by app.services.training (one per server); this component
 only starts it and polls its status in a fragment that reruns every POLL_SECONDS while a training
-runs, so no script run ever waits on it. When the session's own run finishes, its folder goes into
+runs, so no script run ever waits on it. The Train button sits outside any fragment: in Streamlit
+1.67 a page rerun asked for from inside a fragment (st.rerun) draws a new run_every fragment but
+never starts its timer (checked in Chromium), while a button's own rerun does. When the session's own run finishes, its folder goes into
 this session's state (OWN_RESULTS) and the page shows it instead of the committed results.
 """
 
@@ -83,47 +85,56 @@ def _start(owner: str) -> None:
         st.session_state["_exp_start_error"] = str(error)
 
 
+def _status_panel(owner: str, polling: bool) -> None:
+    """The training's state for this session: progress while it runs, or the button."""
+    registry = training.registry()
+    status = registry.status(owner)
+    if polling and status.state not in ("running", "busy"):
+        st.rerun(scope="app")  # it ended: stop polling and show what it made
+    if status.state == "done" and st.session_state.get(_ADOPTED) != status.number:
+        st.session_state[_ADOPTED] = status.number
+        st.session_state[OWN_RESULTS] = status.out
+        st.rerun(scope="app")
+    st.session_state.pop("_exp_start_refused", None)  # the busy line below says why
+    if st.session_state.get("_exp_start_error"):
+        st.error(escape_markdown(st.session_state.pop("_exp_start_error")))
+    if status.state == "running":
+        st.progress(status.fraction, text=f"{units.percent(status.fraction)} · {status.message} · "
+                                          f"{units.duration_ms(1000 * status.seconds)} so far")
+        st.code(status.command, language="bash")
+        st.button("Stop the training", key="exp_stop", on_click=registry.stop, args=(owner,))
+        return
+    if status.state == "failed":
+        st.error(escape_markdown(f"The quick run stopped: {status.error}"))
+    elif status.state == "done":
+        st.success(f"Your quick run finished in {units.duration_ms(1000 * status.seconds)}; the page above shows it.")
+    if status.other_running:
+        st.info(_busy_text(status), icon=":material/hourglass_top:")
+    # Outside any fragment when idle: the click reruns the whole page, which then draws the polling fragment.
+    st.button("Train the quick version here", key="exp_train", type="primary", icon=":material/model_training:",
+              disabled=status.other_running, on_click=_start, args=(owner,))
+
+
+@st.fragment(run_every=POLL_SECONDS)
+def _polling_panel(owner: str) -> None:
+    """While a training runs: the same panel, redrawn every POLL_SECONDS without rerunning the page."""
+    _status_panel(owner, polling=True)
+
+
 def _training() -> None:
     from effnet.cli_experiment import QUICK
 
-    registry = training.registry()
     owner = session_owner()
-    polling = registry.status(owner).state in ("running", "busy")
+    polling = training.registry().status(owner).state in ("running", "busy")
     st.markdown(
         f"**The quick version, on this server**: a tiny base (`{QUICK['base']}`) at {QUICK['flops']:g}× its FLOPs, "
         f"{QUICK['train_size']:,} scenes, {QUICK['epochs']} epochs per network, on one CPU thread at low priority "
         "(or the GPU): a few minutes, far from the committed run's accuracy, but every step is the real one. "
         "Only you see its results; one training runs per server at a time.")
-
-    @st.fragment(run_every=POLL_SECONDS if polling else None)
-    def live() -> None:
-        status = registry.status(owner)
-        if polling and status.state not in ("running", "busy"):
-            st.rerun(scope="app")  # it ended: stop polling and show what it made
-        if status.state == "done" and st.session_state.get(_ADOPTED) != status.number:
-            st.session_state[_ADOPTED] = status.number
-            st.session_state[OWN_RESULTS] = status.out
-            st.rerun(scope="app")
-        st.session_state.pop("_exp_start_refused", None)  # the busy line below says why
-        if st.session_state.get("_exp_start_error"):
-            st.error(escape_markdown(st.session_state.pop("_exp_start_error")))
-        if status.state == "running":
-            st.progress(status.fraction, text=f"{units.percent(status.fraction)} · {status.message} · "
-                                              f"{units.duration_ms(1000 * status.seconds)} so far")
-            st.code(status.command, language="bash")
-            st.button("Stop the training", key="exp_stop", on_click=registry.stop, args=(owner,))
-            return
-        if status.state == "failed":
-            st.error(escape_markdown(f"The quick run stopped: {status.error}"))
-        elif status.state == "done":
-            st.success(f"Your quick run finished in {units.duration_ms(1000 * status.seconds)}; the page above shows it.")
-        if status.other_running:
-            st.info(_busy_text(status), icon=":material/hourglass_top:")
-        if st.button("Train the quick version here", key="exp_train", type="primary", icon=":material/model_training:",
-                     disabled=status.other_running, on_click=_start, args=(owner,)):
-            st.rerun(scope="app")  # poll from now on
-
-    live()
+    if polling:
+        _polling_panel(owner)
+    else:
+        _status_panel(owner, polling=False)
 
 
 def section(selection: Selection) -> None:
