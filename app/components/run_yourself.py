@@ -17,7 +17,7 @@ import streamlit as st
 import effnet
 from app.components import units
 from app.components.controls import Selection
-from app.components.experiment_charts import short_name
+from app.components.same_flops import plan_columns
 from app.components.text import escape_markdown
 from app.services import plans, training
 
@@ -57,12 +57,7 @@ def _plan(selection: Selection) -> None:
         st.error(f"{config.label} × {multiple:g}: {refusal}")
         return
     st.table(pd.DataFrame([{
-        "Network": short_name(row["name"]),
-        "d": f"{row['depth']:.3g}",
-        "w": f"{row['width']:.3g}",
-        "r": f"{row['resolution']} px",
-        "Layers": sum(row["layers"]),
-        "Parameters": units.si(row["params"]),
+        **plan_columns(row),
         "Multiply-adds": units.si(row["macs"]),
         "× the base": units.times(row["flops_multiple"]),
     } for row in rows]), hide_index=True)

@@ -35,12 +35,7 @@ def section(config: effnet.ScalingConfig) -> None:
         st.warning(f"{config.label} × {multiple:g}: {refusal}")
         return
     st.table(pd.DataFrame([{
-        "Network": short_name(row["name"]),
-        "d": f"{row['depth']:.3g}",
-        "w": f"{row['width']:.3g}",
-        "r": f"{row['resolution']} px",
-        "Layers": sum(row["layers"]),
-        "Parameters": units.si(row["params"]),
+        **plan_columns(row),
         "Multiply-adds": f"{units.si(row['macs'])} ({units.times(row['flops_multiple'])})",
         "Activation memory": units.binary_bytes(row["activation_bytes"]),
         "Training activations": units.binary_bytes(row["training_activation_bytes"]),
@@ -49,3 +44,15 @@ def section(config: effnet.ScalingConfig) -> None:
                "keeps them all for the backward pass. Latency: equal multiply-adds do not mean equal time, so it "
                "is not guessed here: measure a row with the Latency panel below after setting its d, w, r in the "
                "sidebar (Manual mode).")
+
+
+def plan_columns(row: dict) -> dict:
+    """The columns every matched-plan table shows: network, d, w, r, layers, parameters."""
+    return {
+        "Network": short_name(row["name"]),
+        "d": f"{row['depth']:.3g}",
+        "w": f"{row['width']:.3g}",
+        "r": f"{row['resolution']} px",
+        "Layers": sum(row["layers"]),
+        "Parameters": units.si(row["params"]),
+    }

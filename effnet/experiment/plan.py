@@ -72,8 +72,9 @@ class PlannedNetwork:
         return {
             "name": self.name,
             "title": TITLES[self.name],
-            "depth": round(c.depth, 4),
-            "width": round(c.width, 4),
+            # exact: rounded, d = 8/3 would rebuild a 3-repeat stage with 9 layers instead of 8
+            "depth": c.depth,
+            "width": c.width,
             "resolution": c.resolution,
             "depth_ratio": round(c.depth / base.depth, 4),
             "width_ratio": round(c.width / base.width, 4),
