@@ -62,11 +62,11 @@ def section(config: effnet.ScalingConfig) -> None:
     """The roofline for `config`: device, batch and dtype pickers, the chart, a sentence on what binds."""
     st.subheader("Roofline: why few FLOPs is not fast")
     left, middle, right = st.columns(3)
-    device_name = left.selectbox("Device", tuple(DEVICES) + (CPU,), key="roofline_device")
-    batch = int(middle.selectbox("Batch size (images)", (1, 8, 32, 128), key="roofline_batch"))
+    device_name = left.selectbox("Roofline device", tuple(DEVICES) + (CPU,), key="roofline_device")
+    batch = int(middle.selectbox("Roofline batch (images)", (1, 8, 32, 128), key="roofline_batch"))
     device = _cpu_roof() if device_name == CPU else DEVICES[device_name]
     dtypes = tuple(device.peak_tflops)
-    dtype = right.radio("Precision", dtypes, key="roofline_dtype", horizontal=True) if len(dtypes) > 1 else dtypes[0]
+    dtype = right.radio("Roofline precision", dtypes, key="roofline_dtype", horizontal=True) if len(dtypes) > 1 else dtypes[0]
     if dtype not in dtypes:
         dtype = dtypes[0]
     moved = traffic(config, batch, dtype)
