@@ -9,6 +9,10 @@ Every row names its device, thread count, batch, dtype and resolution; the media
 percentile spread are per batch of images. Networks are built untrained (timing does not depend on
 the weights' values), once per preset. A combination the device cannot run (float16 on a CPU, out of
 memory) becomes a row that says why.
+
+--json writes the one results format effnet.recorded reads (described there): copy a GPU run's file into
+benchmarks/results/ (e.g. gpu_<device>_<date>.json) and the app, effnet.recorded and
+benchmarks/calibrate_prediction.py pick it up.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ import torch
 
 import effnet
 from effnet.latency import DTYPES, MODES, device_description, measure_latency
+from effnet.recorded import FORMAT
 
 
 def parse_list(text: str) -> list[str]:
@@ -109,7 +114,8 @@ def save(args: argparse.Namespace, lines: list[str], where: str, records: list[d
     if args.markdown:
         args.markdown.write_text("\n".join(lines) + "\n", encoding="utf-8")
     if args.json:
-        meta = {"device": where, "torch": torch.__version__, "cuda": torch.version.cuda, "date": datetime.date.today().isoformat()}
+        meta = {"device": where, "torch": torch.__version__, "cuda": torch.version.cuda, "date": datetime.date.today().isoformat(),
+                "python": platform.python_version(), "format": FORMAT}
         args.json.write_text(json.dumps({"meta": meta, "measurements": records}, indent=2), encoding="utf-8")
 
 

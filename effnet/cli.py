@@ -7,6 +7,8 @@
     python -m effnet profile --preset b0 --latency [--device auto|cpu|cuda] [--batch 8] [--dtype float16]
                              [--mode eager|channels_last|compile|cuda_graphs]
                              [--channels-last] [--runs N] [--time-budget S] [--json]
+    python -m effnet profile --preset b0 --predict "H200 SXM" [--batch 32] [--dtype float16] [--json]
+                             (predicted eager GPU latency, effnet.predict; no GPU needed)
     python -m effnet presets [--json]
     python -m effnet cam ...          (when effnet.cli_cam is installed)
     python -m effnet experiment plan|run|show ...   (effnet.cli_experiment)
@@ -88,6 +90,9 @@ def build_parser(cam_module: ModuleType | None = None) -> argparse.ArgumentParse
                                                               "cuda_graphs (GPU only)")
     timing.add_argument("--runs", type=int, help="timed runs (default: chosen from the warm-up time)")
     timing.add_argument("--time-budget", type=float, help="seconds the whole measurement may take")
+    prof.add_argument("--predict", metavar="GPU", help="also predict the eager latency on this GPU (no GPU needed): "
+                                                        "H100 SXM, H200 SXM, A100 SXM 80GB, L4, T4 or RTX 4090 "
+                                                        "(case and spaces do not matter); uses --batch and --dtype")
     prof.add_argument("--json", action="store_true", help="print one JSON object instead of tables")
 
     listing = commands.add_parser("presets", help="the official configurations with their parameters and multiply-adds")
@@ -143,6 +148,11 @@ def _run_profile(args: argparse.Namespace) -> int:
     config = config_from_arguments(args)
     result = profile(config)
     moved = traffic(config, batch=1 if args.batch is None else args.batch, dtype=args.dtype or "float32")
+    prediction = None
+    if args.predict is not None:
+        from .predict import predict
+
+        prediction = predict(config, args.predict, batch=moved.batch, dtype=moved.dtype)
     latency = None
     if args.latency:
         progress = _ProgressBar(sys.stderr) if sys.stderr.isatty() else None
@@ -170,9 +180,21 @@ def _run_profile(args: argparse.Namespace) -> int:
             row.update(memory_bytes=stage.memory_bytes, intensity=stage.intensity, batch_macs=stage.macs)
         if latency is not None:
             document["latency"] = latency.as_dict()
+        if prediction is not None:
+            predicted = prediction.as_dict()
+            document.update({key: predicted[key] for key in ("predicted_latency_ms", "launch_ms", "memory_ms", "compute_ms")})
+            document["prediction"] = predicted
+            for row, stage in zip(document["stages"], predicted["stages"]):
+                row["predicted_latency_ms"] = stage["predicted_latency_ms"]
         print(json.dumps(document, indent=2))
     else:
-        print(format_profile(result, latency, moved))
+        text = format_profile(result, latency, moved)
+        if prediction is not None:
+            text += (f"\npredicted latency on {prediction.device.name} (eager, batch {prediction.batch}, {prediction.dtype}; "
+                     f"{prediction.calibration_note}): {_milliseconds(prediction.latency_ms)} = launch "
+                     f"{_milliseconds(prediction.launch_ms)} + memory-bound {_milliseconds(prediction.memory_ms)} + "
+                     f"compute-bound {_milliseconds(prediction.compute_ms)}")
+        print(text)
     return 0
 
 
@@ -258,6 +280,11 @@ def _si(value: float) -> str:
         if abs(value) >= factor:
             return f"{value / factor:.3g} {unit}"
     return f"{value:g}"
+
+
+def _milliseconds(value: float) -> str:
+    """'5.06 ms', '0.0637 ms', '1,899 ms': three significant digits, never scientific notation."""
+    return (f"{value:,.0f}" if value >= 100 else f"{value:.3g}" if value >= 1e-3 else "0") + " ms"
 
 
 def _mib(num_bytes: float) -> str:
