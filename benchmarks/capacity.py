@@ -43,20 +43,6 @@ CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 PAGE_BYTES = os.sysconf("SC_PAGE_SIZE")
 
 
-def process_tree(pid: int) -> list[int]:
-    """`pid` and all its descendants alive now (nginx's workers are its master's children)."""
-    found, todo = [], [pid]
-    while todo:
-        current = todo.pop()
-        found.append(current)
-        try:
-            for task in Path(f"/proc/{current}/task").iterdir():
-                todo += [int(child) for child in (task / "children").read_text().split()]
-        except OSError:
-            continue
-    return found
-
-
 def cpu_seconds(pids: list[int]) -> float:
     """User + system CPU seconds used so far by `pids` (from /proc/<pid>/stat)."""
     total = 0
@@ -96,7 +82,7 @@ class MemoryWatch(threading.Thread):
         self._finished = threading.Event()
 
     def pids(self) -> list[int]:
-        return [pid for root in self.roots for pid in process_tree(root)]
+        return [pid for root in self.roots for pid in serve.process_tree(root)]
 
     def run(self) -> None:
         while not self._finished.wait(0.2):

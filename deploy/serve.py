@@ -116,6 +116,21 @@ def _die_with_parent() -> None:
         pass  # not Linux: Ctrl-C and SIGTERM still stop everything through deploy/serve itself
 
 
+def process_tree(pid: int) -> list[int]:
+    """`pid` and all its descendants alive now (nginx's workers are its master's children), from /proc."""
+    found, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        try:
+            children = [int(child) for task in Path(f"/proc/{current}/task").iterdir()
+                        for child in (task / "children").read_text().split()]
+        except OSError:  # gone already
+            continue
+        found.append(current)
+        todo += children
+    return found
+
+
 def healthy(url: str) -> bool:
     try:
         with _OPENER.open(url + HEALTH, timeout=2) as response:
