@@ -376,12 +376,26 @@ def load_calibration(path: str | Path = CALIBRATION_PATH) -> Calibration:
 
 def predict(config: ScalingConfig, device: str | Device = "H200 SXM", batch: int = 1, dtype: str = "float32",
             calibration: Calibration | None = None) -> Prediction:
-    """Predicted eager latency of one batch of `config` on `device` (a DEVICES name or alias, or a Device)."""
+    """Predicted eager latency of one batch of `config` on `device` (a DEVICES name or alias, or a Device).
+
+    Cached by value for the datasheet devices (the slider path asks for the same figures on every rerun).
+    """
     gpu = device if isinstance(device, Device) else resolve_device(device)
     dtype_bytes(dtype)
     if dtype not in gpu.peak_tflops:
         raise ValueError(f"{gpu.name} has no {dtype} support; choose one of {', '.join(gpu.peak_tflops)}")
     calibration = calibration or load_calibration()
+    if DEVICES.get(gpu.name) is gpu:
+        return _predict_cached(config, gpu.name, batch, dtype, calibration)
+    return _predict(config, gpu, batch, dtype, calibration)
+
+
+@lru_cache(maxsize=512)
+def _predict_cached(config: ScalingConfig, device_name: str, batch: int, dtype: str, calibration: Calibration) -> Prediction:
+    return _predict(config, DEVICES[device_name], batch, dtype, calibration)
+
+
+def _predict(config: ScalingConfig, gpu: Device, batch: int, dtype: str, calibration: Calibration) -> Prediction:
     staged = eager_layers(config, batch, dtype)
     layers = tuple(layer for _, layer in staged)
     compute, memory, wait = array_times(layer_arrays(layers, gpu, dtype), calibration.constants)

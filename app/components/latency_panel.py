@@ -1,10 +1,11 @@
-"""The latency section: options, a button, a progress bar, and the last measurement with its conditions."""
+"""The latency section: options, a button, a progress bar, and the last measurement with its conditions;
+then the GPU figures any machine can show (app.components.latency_prediction): predicted and recorded."""
 
 from __future__ import annotations
 
 import streamlit as st
 
-from app.components import units
+from app.components import latency_prediction, units
 from app.components.controls import Selection
 from app.services import latency  # torch-free until a measurement starts
 
@@ -34,6 +35,7 @@ def latency_options(on_gpu: bool) -> tuple[int, str, str]:
 def latency_section(selection: Selection) -> None:
     """Measure the current configuration on demand; keep the last result on screen."""
     _, device_name, on_gpu = latency.device()
+    st.markdown("**Measured live on this server**")
     st.caption(f"Runs on {device_name}. The network is built untrained: timing does not depend on the "
                "weights' values.")
     batch, dtype, mode = latency_options(on_gpu)
@@ -59,6 +61,7 @@ def latency_section(selection: Selection) -> None:
     if stored:
         label, result = stored
         show_result(label, result)
+    latency_prediction.section(config)
 
 
 def result_texts(result) -> dict[str, str]:

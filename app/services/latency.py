@@ -14,6 +14,8 @@ import streamlit as st
 
 if TYPE_CHECKING:
     from effnet.latency import Latency
+    from effnet.predict import Prediction
+    from effnet.recorded import RecordedRun
 
 
 @st.cache_resource(show_spinner=False)
@@ -67,3 +69,17 @@ def run_latency(
 
     name, _, _ = _probed_device()
     return measure_latency(config, batch=batch, device=name, dtype=dtype, progress=progress, mode=mode)
+
+
+def prediction(config: effnet.ScalingConfig, device: str, batch: int, dtype: str) -> "Prediction":
+    """effnet.predict's figure for `config` on a datasheet GPU (closed form, cached by value inside effnet)."""
+    from effnet.predict import predict
+
+    return predict(config, device, batch, dtype)
+
+
+def recorded_runs() -> tuple["RecordedRun", ...]:
+    """One recorded run per condition from benchmarks/results (effnet.recorded re-reads a file only when it changes)."""
+    from effnet.recorded import best_runs, load_recorded
+
+    return best_runs(load_recorded())
