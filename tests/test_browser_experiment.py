@@ -49,7 +49,9 @@ def experiment_server(results_folder):
         [sys.executable, "-m", "streamlit", "run", "app/main.py", "--server.headless", "true",
          "--server.port", str(port), "--server.address", "127.0.0.1"],
         cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        env={**os.environ, "PYTHONUNBUFFERED": "1", "EFFNET_EXPERIMENT_RESULTS": str(results_folder)},
+        env={**os.environ, "PYTHONUNBUFFERED": "1", "EFFNET_EXPERIMENT_RESULTS": str(results_folder),
+             # the real quick run, shrunk so the test trains in about a minute (the page shows these flags)
+             "EFFNET_QUICK_RUN_ARGS": "--train-size 600 --test-size 100 --epochs 2"},
     )
     try:
         _wait_healthy(url, process)

@@ -15,7 +15,9 @@ started it: only that session is handed its folder.
 from __future__ import annotations
 
 import atexit
+import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -36,9 +38,17 @@ KEEP_FINISHED = 4  # folders of finished runs kept on disk (the sessions that ow
 NICE = 10
 
 
+QUICK_ARGS_ENV = "EFFNET_QUICK_RUN_ARGS"  # extra CLI arguments for the button, e.g. "--train-size 600 --epochs 1"
+
+
 def quick_command(out: Path) -> list[str]:
-    """The command line the button runs: the CLI's quick experiment on one CPU thread (or the GPU)."""
-    return [sys.executable, "-m", "effnet", "experiment", "run", "--quick", "--threads", "1", "--out", str(out)]
+    """The command line the button runs: the CLI's quick experiment on one CPU thread (or the GPU).
+
+    A server on a slow machine (or a test) may shrink it with $EFFNET_QUICK_RUN_ARGS; they come after
+    `--quick`, so they override its sizes, and the page shows the command as it was really run.
+    """
+    extra = shlex.split(os.environ.get(QUICK_ARGS_ENV, ""))
+    return [sys.executable, "-m", "effnet", "experiment", "run", "--quick", *extra, "--threads", "1", "--out", str(out)]
 
 
 def shown_command(command: list[str]) -> str:
