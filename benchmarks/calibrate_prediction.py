@@ -25,7 +25,9 @@ from effnet.recorded import RESULTS_DIR, load_recorded
 
 
 def percent(value: float) -> str:
-    return f"{100 * value:+.0f}%"
+    """'+13%', '-24%', '0%' (a signed whole percent; no '-0%')."""
+    rounded = round(100 * value)
+    return f"{rounded:+d}%" if rounded else "0%"
 
 
 def table(rows: list[dict]) -> list[str]:
