@@ -176,3 +176,20 @@ def test_the_committed_calibration_matches_the_model_and_the_recorded_runs():
     for run in recorded:
         predicted = predict(run.config, "H200 SXM", run.batch, run.dtype).latency_ms
         assert abs(predicted / run.median_ms - 1) <= 0.30, (run.preset, run.dtype, run.median_ms, predicted)
+
+
+def test_profile_predict_on_the_command_line(capsys):
+    from effnet.cli import main
+
+    assert main(["profile", "--preset", "b0", "--predict", "H200 SXM", "--batch", "32", "--dtype", "float16", "--json"]) == 0
+    document = json.loads(capsys.readouterr().out)
+    parts = document["launch_ms"] + document["memory_ms"] + document["compute_ms"]
+    assert document["predicted_latency_ms"] == pytest.approx(parts)
+    assert document["prediction"]["device"] == "H200 SXM" and document["prediction"]["batch"] == 32
+    assert document["prediction"]["label"].startswith("predicted on H200 SXM")
+    assert sum(stage["predicted_latency_ms"] for stage in document["stages"]) == pytest.approx(parts)
+    # B0 at batch 32 in float16 was recorded at 5.17 ms (gpu_h200_fp16_run2.json)
+    assert document["predicted_latency_ms"] == pytest.approx(5.17, rel=0.30)
+    assert main(["profile", "--preset", "b0", "--predict", "k80"]) == 2
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1 and "unknown GPU 'k80'; choose one of H100 SXM, H200 SXM" in error
