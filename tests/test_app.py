@@ -95,7 +95,8 @@ def test_default_is_compound_phi_zero_with_b0_size(app):
     assert quantity(metric(app, "FLOPs")) == pytest.approx(PTFLOPS_GMACS["B0"] * 1e9, rel=0.005)
     assert metric(app, "Resolution") == "224 px"
     assert all(build_metrics(app).values())
-    assert {c.key for c in app.get("plotly_chart")} == {"chart_flops_phi", "chart_stages", "chart_accuracy", "chart_constraint", "chart_roofline"}
+    assert {c.key for c in app.get("plotly_chart")} == {"chart_flops_phi", "chart_stages", "chart_accuracy", "chart_constraint", "chart_roofline",
+                                                       "chart_latency_parts", "chart_latency_presets"}
 
 
 def test_compound_mode_follows_the_papers_formula(app):
