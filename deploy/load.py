@@ -107,10 +107,12 @@ class _Session:
         self.pool = pool
         self.xsrf = ""
 
-    async def http(self, path: str, **options) -> tuple[int, list[str], bytes]:
+    async def http(self, path: str, method: str = "GET", body: bytes | None = None,
+                   headers: dict[str, str] | None = None) -> tuple[int, list[str], bytes]:
+        """One request with the session's cookie, on a pool thread (urllib blocks; the websockets do not)."""
         cookie = f"{XSRF_COOKIE}={self.xsrf}" if self.xsrf else ""
         return await asyncio.get_running_loop().run_in_executor(
-            self.pool, lambda: _request(self.base_url + path, cookie, **options))
+            self.pool, lambda: _request(self.base_url + path, cookie, method, body, headers))
 
     async def handshake(self) -> None:
         """The page and the health check, as the browser loads them; keeps the XSRF cookie."""
@@ -134,7 +136,7 @@ class _Session:
             kind = message.WhichOneof("type")
             if kind == "new_session":
                 state["session_id"] = message.new_session.initialize.session_id or state.get("session_id", "")
-                run.__init__()
+                run.__init__()  # a new run starts: forget what the previous one drew
             elif kind == "page_not_found":
                 run.problem = "page not found"
             elif kind == "delta" and message.delta.WhichOneof("type") == "new_element":
