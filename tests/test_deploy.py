@@ -177,6 +177,22 @@ def test_uploads_up_to_the_apps_limit_pass_nginx(deployment):
     assert _status_of_put(deployment["url"], limit + 1) == 413
 
 
+def test_a_replica_that_dies_is_started_again(deployment):
+    port = deployment["replica_ports"][0]
+    tree = serve.process_tree(deployment["process"].pid)
+    replica = next(pid for pid in tree[1:] if f"--server.port\0{port}\0".encode() in Path(f"/proc/{pid}/cmdline").read_bytes())
+    os.kill(replica, signal.SIGKILL)
+    deadline = time.monotonic() + 120
+    while "starting it again" not in (deployment["logs"] / "serve.out").read_text() or not serve.healthy(
+            f"http://127.0.0.1:{port}"):
+        assert time.monotonic() < deadline, "the replica was not started again"
+        time.sleep(0.25)
+    assert f"replica on port {port} exited with code -9" in (deployment["logs"] / "serve.out").read_text()
+    assert replica not in serve.process_tree(deployment["process"].pid)
+    results = load.run_sessions(f"http://127.0.0.1:{port}", 1, timeout=120)  # the new replica draws the page
+    assert results[0].problem == ""
+
+
 def test_sigterm_stops_every_process_it_started(deployment):
     process = deployment["process"]
     started = serve.process_tree(process.pid)
