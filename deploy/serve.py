@@ -100,11 +100,13 @@ def replica_command(port: int) -> list[str]:
             "--server.port", str(port), "--server.address", "127.0.0.1"]
 
 
-def replica_environment(cookie_secret: str, threads: int) -> dict[str, str]:
-    """The replica's environment: the shared cookie secret (Streamlit refuses it as a flag) and its threads."""
+def replica_environment(cookie_secret: str, threads: int, chosen: bool = False) -> dict[str, str]:
+    """The replica's environment: the shared cookie secret (Streamlit refuses it as a flag) and its torch
+    threads, which replace an OMP_NUM_THREADS already set only when `chosen` (given as --threads)."""
     environment = {**os.environ, "STREAMLIT_SERVER_COOKIE_SECRET": cookie_secret, "PYTHONUNBUFFERED": "1",
                    "OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY", "PASSIVE")}
-    environment.setdefault("OMP_NUM_THREADS", str(threads))
+    if chosen or not environment.get("OMP_NUM_THREADS"):
+        environment["OMP_NUM_THREADS"] = str(threads)
     return environment
 
 
@@ -212,7 +214,8 @@ class Deployment:
     def _start_replica(self, port: int) -> None:
         # Its own session (process group): a Ctrl-C reaches deploy/serve alone, which stops nginx first.
         self.replicas[port] = subprocess.Popen(
-            replica_command(port), cwd=ROOT, env=replica_environment(self.cookie_secret, self.threads),
+            replica_command(port), cwd=ROOT,
+            env=replica_environment(self.cookie_secret, self.threads, chosen=bool(self.settings.threads)),
             stdout=self._log(f"replica-{port}.log"), stderr=subprocess.STDOUT,
             start_new_session=True, preexec_fn=_die_with_parent)
 

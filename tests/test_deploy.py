@@ -43,6 +43,9 @@ def test_flags_win_over_environment_and_environment_over_defaults(monkeypatch):
     monkeypatch.setenv("LAB_WARM", "no")
     settings = serve.parse_arguments(["--port", "8181"])
     assert (settings.replicas, settings.port, settings.warm) == (3, 8181, False)
+    monkeypatch.setenv("OMP_NUM_THREADS", "7")  # the user's own setting stays unless --threads says otherwise
+    assert serve.replica_environment("secret", 1)["OMP_NUM_THREADS"] == "7"
+    assert serve.replica_environment("secret", 1, chosen=True)["OMP_NUM_THREADS"] == "1"
     monkeypatch.setenv("LAB_REPLICAS", "many")
     with pytest.raises(ValueError, match="LAB_REPLICAS='many'"):
         serve.parse_arguments([])
