@@ -21,9 +21,10 @@ from pathlib import Path
 
 import pytest
 
-from deploy import load, serve
-
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # `deploy` is a folder of the repository, not an installed package
+
+from deploy import load, serve  # noqa: E402
 NGINX = shutil.which("nginx") or shutil.which("nginx", path="/usr/sbin:/sbin")
 needs_nginx = pytest.mark.skipif(NGINX is None, reason="nginx not found (apt-get install -y nginx)")
 MIB = 2**20
