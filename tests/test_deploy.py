@@ -112,20 +112,23 @@ def deployment(tmp_path_factory):
         env={**os.environ, "OMP_WAIT_POLICY": "PASSIVE"},
     )
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 180
-    while "Ctrl-C stops everything" not in (logs / "serve.out").read_text() or not serve.healthy(url):
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            pytest.fail(f"deploy/serve did not answer on {url}: {(logs / 'serve.out').read_text()[-2000:]}")
-        time.sleep(0.25)
-    printed = (logs / "serve.out").read_text()
-    ports = [int(p) for p in re.search(r"on 127\.0\.0\.1:([\d, ]+), nginx", printed).group(1).split(", ")]
-    try:
+    try:  # whatever fails from here on, deploy/serve is stopped (and stops its children) at the end
+        deadline = time.monotonic() + 180
+        while "Ctrl-C stops everything" not in (logs / "serve.out").read_text() or not serve.healthy(url):
+            if process.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"deploy/serve did not answer on {url}: {(logs / 'serve.out').read_text()[-2000:]}")
+            time.sleep(0.25)
+        printed = (logs / "serve.out").read_text()
+        ports = [int(p) for p in re.search(r"on 127\.0\.0\.1:([\d, ]+), nginx", printed).group(1).split(", ")]
         yield {"process": process, "url": url, "logs": logs, "replica_ports": ports, "printed": printed}
     finally:
         if process.poll() is None:
-            process.kill()
-            process.wait()
+            process.terminate()  # its own clean stop: nginx and the replicas go with it
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()  # the children still get SIGTERM (PR_SET_PDEATHSIG)
+                process.wait()
         output.close()
 
 
