@@ -22,6 +22,7 @@ import effnet
 from app.components import units
 from app.services import plans, training
 from effnet.experiment import ResultsError, read_results
+from effnet.predict import predict
 
 ROOT = Path(__file__).resolve().parents[1]
 MAIN = str(ROOT / "app" / "main.py")
@@ -342,7 +343,14 @@ def test_build_shows_the_same_flops_plan_of_the_current_configuration():
         assert row["Parameters"] == units.si(profile.params)
         assert row["Activation memory"] == units.binary_bytes(profile.activation_bytes)
         assert row["Multiply-adds"].startswith(units.si(profile.macs))
+        config = effnet.ScalingConfig(depth=network["depth"], width=network["width"], resolution=network["resolution"])
+        for batch in (1, 32):
+            assert row[f"H200 batch {batch} (predicted)"] == units.duration_ms(predict(config, "H200 SXM", batch, "float16").latency_ms)
     assert plan["Parameters"][0] == "5.29 M"  # B0: torchvision's 5,288,548
+    # the same FLOPs, not the same time: the deeper network launches twice the kernels
+    deeper = plan.to_dict("records")[1]
+    assert deeper["H200 batch 1 (predicted)"] != plan["H200 batch 1 (predicted)"][0]
+    assert any("predicted, not measured" in c.value and "deeper network is predicted" in c.value for c in at.caption)
     at.number_input(key="same_flops_multiple").set_value(16.0).run()
     warnings = [w.value for w in at.warning]
     assert len(warnings) == 1 and "\n" not in warnings[0] and "16" in warnings[0]

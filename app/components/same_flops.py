@@ -2,9 +2,10 @@
 
 The current configuration is the base; the depth-only, width-only, resolution-only and compound
 networks reach the chosen multiple of its multiply-adds (within 3%), with the parameters and the
-activation memory each one needs, all in closed form. Latency is not estimated: multiply-adds do
-not predict time (depthwise convolutions and large feature maps are limited by memory traffic), so
-the section points to the Latency panel, which measures one configuration at a time.
+activation memory each one needs, all in closed form. Multiply-adds do not predict time (each layer
+is a kernel launch; depthwise convolutions and large feature maps are limited by memory traffic), so
+each row also carries effnet.predict's H200 latency, labelled as a prediction; the Latency panel
+measures one configuration at a time on this server.
 """
 
 from __future__ import annotations
@@ -39,11 +40,18 @@ def section(config: effnet.ScalingConfig) -> None:
         "Multiply-adds": f"{units.si(row['macs'])} ({units.times(row['flops_multiple'])})",
         "Activation memory": units.binary_bytes(row["activation_bytes"]),
         "Training activations": units.binary_bytes(row["training_activation_bytes"]),
+        **{f"H200 batch {batch} (predicted)": units.duration_ms(row[f"predicted_ms_batch{batch}"])
+           for batch in plans.PREDICTED_BATCHES},
     } for row in rows]), hide_index=True)
+    slowest = max(rows, key=lambda row: row["predicted_ms_batch1"])
     st.caption("Activation memory: the float32 feature maps alive at once for one image at inference; training "
-               "keeps them all for the backward pass. Latency: equal multiply-adds do not mean equal time, so it "
-               "is not guessed here: measure a row with the Latency panel below after setting its d, w, r in the "
-               "sidebar (Manual mode).")
+               "keeps them all for the backward pass. H200 columns: predicted, not measured (effnet.predict, eager "
+               f"{plans.PREDICTED_DTYPE}, calibrated on recorded H200 runs; the Latency panel below explains the model). "
+               f"Equal multiply-adds do not mean equal time: the {short_name(slowest['name'])} network is predicted "
+               f"at {units.duration_ms(slowest['predicted_ms_batch1'])} for one image, "
+               f"{units.times(slowest['predicted_ms_batch1'] / rows[0]['predicted_ms_batch1'])} the baseline, "
+               "because every layer is at least one kernel the CPU must launch in turn. To measure a row on this "
+               "server, set its d, w, r in the sidebar (Manual mode) and use the Latency panel.")
 
 
 def plan_columns(row: dict) -> dict:

@@ -15,20 +15,27 @@ from effnet.experiment import matched_plan, plan_as_dicts
 
 _CONFIG_HASH = {effnet.ScalingConfig: repr}
 SYNTHETIC_CLASSES = 10  # the experiment's default data: effnet.experiment.synthetic.CLASSES
+# The plan's predicted GPU time (effnet.predict, calibrated on these recorded H200 runs), eager float16.
+PREDICTED_GPU, PREDICTED_DTYPE, PREDICTED_BATCHES = "H200 SXM", "float16", (1, 32)
 
 
 @st.cache_data(max_entries=64, show_spinner=False, hash_funcs=_CONFIG_HASH)
 def matched(base: effnet.ScalingConfig, flops_multiple: float) -> list[dict]:
     """plan_as_dicts(matched_plan(base, flops_multiple)), each row with the profile's activation
-    memory added (inference peak and training total, float32, one image).
+    memory added (inference peak and training total, float32, one image) and the predicted H200
+    latency at batch 1 and 32 (`predicted_ms_batch1`, `predicted_ms_batch32`).
 
     Raises effnet.ConfigError (one line) when a network cannot be matched within the plan's 3%."""
+    from effnet.predict import predict  # numpy, no torch
+
     plan = matched_plan(base, float(flops_multiple))
     rows = plan_as_dicts(plan)
     for row, network in zip(rows, plan):
         profile = effnet.profile(network.config)
         row["activation_bytes"] = profile.activation_bytes
         row["training_activation_bytes"] = profile.training_activation_bytes
+        for batch in PREDICTED_BATCHES:  # same FLOPs, different time: the launch cost grows with the layers
+            row[f"predicted_ms_batch{batch}"] = predict(network.config, PREDICTED_GPU, batch, PREDICTED_DTYPE).latency_ms
     return rows
 
 
