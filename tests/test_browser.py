@@ -6,6 +6,7 @@ Only localhost traffic: every other request the page makes is aborted.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import socket
@@ -19,6 +20,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync"]
 SHOTS = ROOT / "docs" / "screenshots"
 CAT_CLASSES = ("tabby", "tiger cat", "Persian cat", "Siamese cat", "Egyptian cat")  # ImageNet 281-285
 
@@ -49,15 +52,15 @@ def _wait_healthy(url: str, process: subprocess.Popen, timeout: float = 120.0) -
     raise TimeoutError(f"streamlit did not answer on {url} within {timeout:.0f} s")
 
 
-@pytest.fixture(scope="module")
-def server():
+@contextlib.contextmanager
+def running_app(env: dict[str, str] | None = None, log=subprocess.DEVNULL):
+    """`streamlit run app/main.py` on a free localhost port with `env` added; yields its URL, stops it after."""
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
-    log = open(ROOT / ".pytest_cache" / "streamlit-browser.log", "w") if (ROOT / ".pytest_cache").is_dir() else subprocess.DEVNULL
     process = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "app/main.py", "--server.headless", "true",
          "--server.port", str(port), "--server.address", "127.0.0.1"],
-        cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
     )
     try:
         started = time.perf_counter()
@@ -70,22 +73,31 @@ def server():
             process.wait(timeout=15)
         except subprocess.TimeoutExpired:
             process.kill()
-        if log is not subprocess.DEVNULL:
-            log.close()
+
+
+@contextlib.contextmanager
+def chromium():
+    """Debian's Chromium through Playwright, with the flags that keep it offline and quiet."""
+    with sync_api.sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield launched
+        finally:
+            launched.close()
+
+
+@pytest.fixture(scope="module")
+def server():
+    log_path = ROOT / ".pytest_cache" / "streamlit-browser.log"
+    with contextlib.ExitStack() as stack:
+        log = stack.enter_context(open(log_path, "w")) if log_path.parent.is_dir() else subprocess.DEVNULL
+        yield stack.enter_context(running_app(log=log))
 
 
 @pytest.fixture(scope="module")
 def browser(server):
-    with sync_api.sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                  "--disable-sync"],
-        )
-        try:
-            yield chromium
-        finally:
-            chromium.close()
+    with chromium() as launched:
+        yield launched
 
 
 def _new_page(browser, width: int, height: int):

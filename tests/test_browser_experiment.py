@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import subprocess
 import sys
 import time
@@ -17,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from test_browser import CHROMIUM, ROOT, _free_port, _full_screenshot, _new_page, _poll, _wait_healthy, sync_api
+from test_browser import CHROMIUM, ROOT, _full_screenshot, _new_page, _poll, chromium, running_app
 
 pytestmark = [
     pytest.mark.browser,
@@ -43,39 +42,16 @@ def results_folder(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def experiment_server(results_folder):
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}"
-    process = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app/main.py", "--server.headless", "true",
-         "--server.port", str(port), "--server.address", "127.0.0.1"],
-        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        env={**os.environ, "PYTHONUNBUFFERED": "1", "EFFNET_EXPERIMENT_RESULTS": str(results_folder),
-             # the real quick run, shrunk so the test trains in about a minute (the page shows these flags)
-             "EFFNET_QUICK_RUN_ARGS": "--train-size 600 --test-size 100 --epochs 2"},
-    )
-    try:
-        _wait_healthy(url, process)
+    with running_app({"EFFNET_EXPERIMENT_RESULTS": str(results_folder),
+                      # the real quick run, shrunk so the test trains in about a minute (the page shows these flags)
+                      "EFFNET_QUICK_RUN_ARGS": "--train-size 600 --test-size 100 --epochs 2"}) as url:
         yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
 
 
 @pytest.fixture(scope="module")
 def experiment_browser(experiment_server):
-    with sync_api.sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                  "--disable-sync"],
-        )
-        try:
-            yield chromium
-        finally:
-            chromium.close()
+    with chromium() as launched:
+        yield launched
 
 
 @pytest.fixture(scope="module")
