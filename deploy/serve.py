@@ -28,11 +28,16 @@ import string
 import subprocess
 import sys
 import tempfile
+import re
 import time
-import tomllib
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
+
+try:
+    import tomllib  # Python 3.11 and newer
+except ModuleNotFoundError:  # Python 3.10, which the lab supports: read the one setting needed by hand
+    tomllib = None
 
 ROOT = Path(__file__).resolve().parents[1]
 TEMPLATE = Path(__file__).with_name("nginx.conf.template")
@@ -74,8 +79,22 @@ def max_upload_mb(config_path: Path = STREAMLIT_CONFIG) -> int:
     """The app's upload limit in MB: server.maxUploadSize of .streamlit/config.toml, else Streamlit's default."""
     if not config_path.exists():
         return STREAMLIT_DEFAULT_UPLOAD_MB
-    with config_path.open("rb") as file:
-        return int(tomllib.load(file).get("server", {}).get("maxUploadSize", STREAMLIT_DEFAULT_UPLOAD_MB))
+    if tomllib is not None:
+        with config_path.open("rb") as file:
+            return int(tomllib.load(file).get("server", {}).get("maxUploadSize", STREAMLIT_DEFAULT_UPLOAD_MB))
+    return _max_upload_mb_by_hand(config_path.read_text())
+
+
+def _max_upload_mb_by_hand(text: str) -> int:
+    """server.maxUploadSize from TOML text without a TOML parser: the key inside the [server] table."""
+    section = ""
+    for line in text.splitlines():
+        line = line.split("#", 1)[0].strip()
+        if line.startswith("["):
+            section = line.strip("[] ")
+        elif section == "server" and (found := re.fullmatch(r"maxUploadSize\s*=\s*(\d+)", line)):
+            return int(found.group(1))
+    return STREAMLIT_DEFAULT_UPLOAD_MB
 
 
 def nginx_config(replica_ports: list[int], address: str, port: int, prefix: Path, upload_mb: int) -> str:

@@ -213,3 +213,11 @@ def test_sigterm_stops_every_process_it_started(deployment):
     assert alive == []
     assert not serve.healthy(deployment["url"])
     assert "stopped." in (deployment["logs"] / "serve.out").read_text()
+
+
+def test_the_upload_limit_reads_the_same_without_a_toml_parser():
+    """Python 3.10 has no tomllib: the hand reader finds the real config's server.maxUploadSize (300 MB)
+    and only inside [server]."""
+    text = serve.STREAMLIT_CONFIG.read_text()
+    assert serve._max_upload_mb_by_hand(text) == serve.max_upload_mb() == 300
+    assert serve._max_upload_mb_by_hand("[client]\nmaxUploadSize = 5\n[server]\nport = 1  # maxUploadSize = 7\n") == 200
