@@ -64,22 +64,20 @@ def block_steps(stage: Stage, first: bool = True) -> tuple[Step, ...]:
         if stage.expand_ratio != 1:
             p, m = _conv(hidden, stage.out_channels, 1, size_out)
             steps.append(Step("project", f"1x1 conv {hidden}->{stage.out_channels} + BN (linear)", (hidden, size_out, size_out), (stage.out_channels, size_out, size_out), p, m))
-        if stride == 1 and in_channels == stage.out_channels:
-            shape = (stage.out_channels, size_out, size_out)
-            steps.append(Step("residual", "add the block's input (stochastic depth in training)", shape, shape, 0, 0))
-        return tuple(steps)
-    if stage.expand_ratio != 1:
-        p, m = _conv(in_channels, hidden, 1, size_in)
-        steps.append(Step("expand", f"1x1 conv {in_channels}->{hidden} + BN + act", (in_channels, size_in, size_in), (hidden, size_in, size_in), p, m))
-    p, m = _conv(hidden, hidden, stage.kernel_size, size_out, groups=hidden)
-    steps.append(Step("depthwise", f"{k}x{k} depthwise conv, stride {stride} + BN + act", (hidden, size_in, size_in), (hidden, size_out, size_out), p, m))
-    if stage.squeeze_ratio > 0:
-        squeeze = max(1, int(in_channels * stage.squeeze_ratio))
-        p1, m1 = _conv(hidden, squeeze, 1, 1, bias=True)
-        p2, m2 = _conv(squeeze, hidden, 1, 1, bias=True)
-        steps.append(Step("squeeze-excite", f"pool, 1x1 {hidden}->{squeeze}->{hidden}, sigmoid gate", (hidden, size_out, size_out), (hidden, size_out, size_out), p1 + p2, m1 + m2))
-    p, m = _conv(hidden, stage.out_channels, 1, size_out)
-    steps.append(Step("project", f"1x1 conv {hidden}->{stage.out_channels} + BN (linear)", (hidden, size_out, size_out), (stage.out_channels, size_out, size_out), p, m))
+    else:
+        if stage.expand_ratio != 1:
+            p, m = _conv(in_channels, hidden, 1, size_in)
+            steps.append(Step("expand", f"1x1 conv {in_channels}->{hidden} + BN + act", (in_channels, size_in, size_in), (hidden, size_in, size_in), p, m))
+        p, m = _conv(hidden, hidden, stage.kernel_size, size_out, groups=hidden)
+        steps.append(Step("depthwise", f"{k}x{k} depthwise conv, stride {stride} + BN + act", (hidden, size_in, size_in), (hidden, size_out, size_out), p, m))
+        if stage.squeeze_ratio > 0:
+            squeeze = max(1, int(in_channels * stage.squeeze_ratio))
+            p1, m1 = _conv(hidden, squeeze, 1, 1, bias=True)
+            p2, m2 = _conv(squeeze, hidden, 1, 1, bias=True)
+            steps.append(Step("squeeze-excite", f"pool, 1x1 {hidden}->{squeeze}->{hidden}, sigmoid gate", (hidden, size_out, size_out), (hidden, size_out, size_out), p1 + p2, m1 + m2))
+        p, m = _conv(hidden, stage.out_channels, 1, size_out)
+        steps.append(Step("project", f"1x1 conv {hidden}->{stage.out_channels} + BN (linear)", (hidden, size_out, size_out), (stage.out_channels, size_out, size_out), p, m))
+    # both kinds add their input back when the block keeps its size and channels
     if stride == 1 and in_channels == stage.out_channels:
         shape = (stage.out_channels, size_out, size_out)
         steps.append(Step("residual", "add the block's input (stochastic depth in training)", shape, shape, 0, 0))
