@@ -383,8 +383,11 @@ def cam_batch(
     layer: str | None = None,
     targets: Sequence[int] | None = None,
     method: str = "gradcam",
+    size: int | None = None,
 ) -> tuple[np.ndarray, torch.Tensor]:
     """Maps for a batch of already preprocessed images: (float32 (B, H, W) in [0, 1], logits (B, classes)).
+
+    `size`: the maps' side in pixels (default: the input's); the layer's own grid gives the raw maps.
 
     The same forward pass, gradients and library maths as compute_cams, for tensors instead of one
     photo (the scaling experiment's held-out images). `targets`: a class per image, or None for each
@@ -409,7 +412,8 @@ def cam_batch(
         logits = logits.detach()
         del outputs
     cam_object = _method_classes()[method](model, target_layers=[])
-    maps = _library_maps(cam_object, x, [ClassifierOutputTarget(int(c)) for c in chosen], activation, gradient, x.shape[-1])
+    maps = _library_maps(cam_object, x, [ClassifierOutputTarget(int(c)) for c in chosen], activation, gradient,
+                         size or x.shape[-1])
     return maps, logits
 
 

@@ -4,12 +4,17 @@
     python -m effnet experiment run --out DIR [--data synthetic|PATH|imagenette] [--base small]
                                     [--flops 4.5] [--epochs N] [--seeds K] [--device auto|cpu|cuda]
                                     [--train-size N] [--test-size N] [--threads T] [--quick]
+                                    [--mode channels_last] [--dropout P] [--stochastic-depth P]
     python -m effnet experiment show DIR [--json]
     python -m effnet experiment samples --out FILE.png [--resolution 96] [--seed 0]
 
 `plan --json` prints a JSON list of five objects (baseline, depth, width, resolution, compound).
-`run` writes DIR/results.json and DIR/<name>.pt; rerun the same command to resume an interrupted
-run. `--quick` is a small run for tests and CI: all five networks, a few minutes on 2 CPU cores.
+`run` writes DIR/results.json and DIR/<name>-seed<k>.pt; rerun the same command to resume an
+interrupted run. `--seeds K` trains every network K times, seed k on its own training scenes and
+from its own initialisation, all scored on the same held-out scenes. `--quick` is a small run for
+tests and CI: all five networks, a few minutes on 2 CPU cores. `show --json` prints the results
+document: per network the means and sds over seeds, chance levels, ceilings and figures by object
+size; the pairwise comparisons with their p-values and verdicts.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from pathlib import Path
 
 from .experiment.plan import TITLES, matched_plan, paper_rows, plan_as_dicts
 from .experiment.results import ResultsError, read_results
+from .experiment.train import MODES
 from .scaling import ConfigError
 
 # --quick: a tiny base (d0.5 w0.25 r56) at 2.5x on 3000 scenes of the easy level for 3 epochs.
@@ -47,7 +53,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     run.add_argument("--base", help=f"base network (default {DEFAULTS['base']}: d0.5 w0.4 r80; or a preset, or d0.5,w0.4,r80)")
     run.add_argument("--flops", type=float, help=f"FLOPs multiple (default {DEFAULTS['flops']})")
     run.add_argument("--epochs", type=int, help=f"epochs per network (default {DEFAULTS['epochs']})")
-    run.add_argument("--seeds", type=int, default=1, help="train each network this many times (seeds 0..K-1; mean +- sd)")
+    run.add_argument("--seeds", type=int, default=1,
+                     help="train each network this many times (seeds 0..K-1: each its own training scenes and "
+                          "initialisation; mean +- sd and paired comparisons)")
+    run.add_argument("--mode", choices=MODES, help="how the CPU computes (default: the recipe's, channels_last)")
+    run.add_argument("--dropout", type=float, help="dropout before the classifier for all five (default: the recipe's)")
+    run.add_argument("--stochastic-depth", type=float, help="stochastic depth for all five (default: the recipe's)")
     run.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"), help="auto: the GPU when there is one")
     run.add_argument("--train-size", type=int, help=f"synthetic training scenes (default {DEFAULTS['train_size']})")
     run.add_argument("--test-size", type=int, help=f"synthetic held-out scenes (default {DEFAULTS['test_size']})")
@@ -147,7 +158,8 @@ def _run(args: argparse.Namespace) -> int:
         if unknown:
             raise ValueError(f"unknown network {', '.join(unknown)} in --only; accepted: {', '.join(TITLES)}")
     source = _source(args, settings)
-    recipe = Recipe(epochs=settings["epochs"])
+    overrides = {key: getattr(args, key) for key in ("mode", "dropout", "stochastic_depth") if getattr(args, key) is not None}
+    recipe = Recipe(epochs=settings["epochs"], **overrides)
     progress = _ProgressBar(sys.stderr, width=24) if sys.stderr.isatty() else _LineProgress(sys.stderr)
     command = "python -m effnet experiment " + " ".join(shlex.quote(a) for a in sys.argv[2:]) if sys.argv[1:2] == ["experiment"] else ""
     try:
@@ -171,26 +183,61 @@ def _show(args: argparse.Namespace) -> int:
 
 
 def format_results(document: dict) -> str:
-    """The five networks with their measured figures beside the paper's Table 7."""
-    paper = document.get("paper", {})
-    header = ("Network", "d", "w", "r", "Params", "MACs", "Test accuracy (95% CI)", "Pointing game", "Mass inside",
-              "Train", "Paper top-1")
+    """The five networks' figures (means over seeds), each beside what it must be compared with,
+    and the verdicts of the pairwise comparisons."""
+    grid = document.get("common_grid")
+    seeds = len(document.get("seeds") or [])
+    header = ("Network", "d", "w", "r", "MACs", "Test accuracy", f"Pointing game, common {grid}x{grid} (chance)",
+              "Native grid: pointing (ceiling, chance)", "Mass inside, common (chance)", "Last-fifth gain")
     rows = []
     for n in document["networks"]:
-        ci = n.get("test_accuracy_ci") or [float("nan")] * 2
-        sd = f" sd {100 * n['test_accuracy_sd']:.1f}" if n.get("test_accuracy_sd") is not None else ""
-        rows.append((n["name"], f"{n['depth']:.3g}", f"{n['width']:.3g}", str(n["resolution"]), _si(n["params"]),
-                     _si(n["macs"]), f"{100 * n['test_accuracy']:.1f}% ({100 * ci[0]:.1f}-{100 * ci[1]:.1f}){sd}",
-                     f"{100 * n['pointing_game']:.1f}%" if "pointing_game" in n else "-",
-                     f"{100 * n['mass_inside']:.1f}%" if "mass_inside" in n else "-",
-                     _seconds(n["train_seconds"]), f"{paper.get(n['name'], {}).get('top1', '-')}%"))
+        grid_native = n.get("native_grid")
+        rows.append((n["name"], f"{n['depth']:.3g}", f"{n['width']:.3g}", str(n["resolution"]), _si(n["macs"]),
+                     _mean_sd(n, "test_accuracy"),
+                     f"{_mean_sd(n, 'pointing_game_common')} ({_percent(n.get('pointing_game_common_chance'))})",
+                     f"{grid_native}x{grid_native}: {_mean_sd(n, 'pointing_game_native')} "
+                     f"({_percent(n.get('pointing_game_native_ceiling'))}, {_percent(n.get('pointing_game_native_chance'))})",
+                     f"{_mean_sd(n, 'mass_inside_common')} ({_percent(n.get('mass_inside_common_chance'))})",
+                     _points(n.get("last_fifth_validation_gain"))))
     lines = _table(header, rows, left=(0,))
-    share = next((n.get("object_share") for n in document["networks"] if n.get("object_share") is not None), None)
-    if share is not None:
-        lines.append(f"Chance level of pointing game and mass inside (the object's share of the image): {100 * share:.1f}%")
-    lines.append(f"Data: {document['dataset'].get('name')}, {document['dataset'].get('train_size')} train / "
-                 f"{document['dataset'].get('test_size')} test; device: {document.get('device')}; seeds: {document.get('seeds')}")
+    lines.append(f"Means over {seeds} seed{'s' if seeds != 1 else ''} (± sd). Chance: each network's maps scored "
+                 "against other scenes' masks. Ceiling: the best a map peaking in one cell of that grid can score.")
+    sized = [n for n in document["networks"] if n.get("by_object_size")]
+    if sized:
+        cuts = sized[0]["by_object_size"]["cuts"]
+        lines.append(f"\nBy object size (thirds of the target's size; cuts at {100 * cuts[0]:.0f}% and {100 * cuts[1]:.0f}% "
+                     "of the image side): accuracy / common-grid pointing game")
+        size_rows = [(n["name"], *(f"{_percent(g.get('test_accuracy'))} / {_percent(g.get('pointing_game_common'))}"
+                                   for g in n["by_object_size"]["groups"])) for n in sized]
+        lines += _table(("Network", "small", "medium", "large"), size_rows, left=(0,))
+    comparisons = document.get("comparisons") or []
+    if comparisons:
+        lines.append("\nComparisons (paired on the same test images; rule: " + str(document.get("verdict_rule", "")) + ")")
+        undecided = [c for c in comparisons if c["verdict"] == "no verdict"]
+        if len(undecided) == len(comparisons):
+            lines.append(f"- No verdict on any pair: {comparisons[0]['seeds']} seed(s), at least 3 are needed.")
+        else:
+            lines += [f"- {c['sentence']}" for c in comparisons]
+    lines.append(f"\nTask: {document.get('task')}; data {document['dataset'].get('train_size')} train / "
+                 f"{document['dataset'].get('val_size', '-')} validation / {document['dataset'].get('test_size')} test scenes; "
+                 f"device: {document.get('device')}; mode: {document.get('mode')}; wall time "
+                 f"{_seconds(float(document.get('wall_seconds') or 0))}")
     return "\n".join(lines)
+
+
+def _percent(value) -> str:
+    return "-" if value is None else f"{100 * value:.1f}%"
+
+
+def _points(value) -> str:
+    return "-" if value is None else f"{100 * value:+.1f} pts"
+
+
+def _mean_sd(network: dict, key: str) -> str:
+    mean, sd = network.get(f"{key}_mean"), network.get(f"{key}_sd")
+    if mean is None:
+        return "-"
+    return f"{100 * mean:.1f}%" + (f" ± {100 * sd:.1f}" if sd is not None else "")
 
 
 def _seconds(value: float) -> str:

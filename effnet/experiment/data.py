@@ -48,6 +48,8 @@ class SyntheticSource:
     test_size: int = 1500
     seed: int = 0
     easy: bool = False  # synthetic.EASY: large targets, few distractors (smoke tests)
+    val_size: int = 500
+    train_seed: int | None = None
     kind: str = field(default="synthetic", init=False)
     mean: tuple[float, float, float] = field(default=(0.5, 0.5, 0.5), init=False)
     std: tuple[float, float, float] = field(default=(0.25, 0.25, 0.25), init=False)
@@ -70,8 +72,9 @@ class SyntheticSource:
     def split(self, name: str, resolution: int, progress: Progress | None = None) -> Split:
         key = (name, resolution)
         if key not in self._cache:
-            count = self.train_size if name == "train" else self.test_size
-            items = synthetic.scenes(self.seed, name, count, easy=self.easy)
+            count = {"train": self.train_size, "val": self.val_size}.get(name, self.test_size)
+            seed = self.train_seed if name == "train" and self.train_seed is not None else self.seed
+            items = synthetic.scenes(seed, name, count, easy=self.easy)
             images = np.empty((count, 3, resolution, resolution), dtype=np.uint8)
             masks = np.empty((count, resolution, resolution), dtype=bool)
             for i, item in enumerate(items):
@@ -91,6 +94,7 @@ class SyntheticSource:
             "classes": list(self.classes),
             "train_size": self.train_size,
             "test_size": self.test_size,
+            "val_size": self.val_size,
             "seed": self.seed,
             "easy": self.easy,
             "has_masks": True,

@@ -1,16 +1,23 @@
-"""The whole experiment: plan, data, train the five networks, evaluate, write results.json.
+"""The whole experiment: plan, data, train the five networks per seed, evaluate, compare, write
+results.json.
 
-    run_experiment(Path("out"), SyntheticSource(6000, 1500), flops_multiple=4.5, recipe=Recipe())
+    run_experiment(Path("out"), SyntheticSource(5000, 1500), flops_multiple=4.5, recipe=Recipe(), seeds=(0, 1, 2))
 
-Writes into `out`: one plain state dict per network (`<name>.pt`; `<name>-seed<k>.pt` for further
-seeds), a record per finished run (`runs/<name>-seed<k>.json`, so a rerun skips it) and
-`results.json` (format in effnet.experiment.results). An interrupted run picks up where it
-stopped: finished networks are kept, the one in training resumes from its last epoch.
+Seed k trains every network on its own training scenes (drawn from data seed `source.seed + k`)
+from its own initialisation (torch seed k); the validation and test scenes are the same for every
+seed and network, so all are compared on the same images. Writes into `out`: one plain state dict
+per network and seed (`<name>-seed<k>.pt`), per finished run a record (`runs/<name>-seed<k>.json`,
+so a rerun skips it) and its per-image figures (`runs/<name>-seed<k>.npz`: what the paired
+comparisons are computed from), and `results.json` (format in effnet.experiment.results). An
+interrupted run picks up where it stopped: finished runs are kept, the one in training resumes from
+its last epoch. The test split is read once per run, after its training.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import math
 import platform
 import sys
 import time
@@ -25,8 +32,9 @@ import torch
 from ..latency import device_description
 from ..scaling import ConfigError, ScalingConfig, preset
 from . import results as results_format
-from .evaluate import CAM_LAYER, CAM_STRIDE, cam_grid, evaluate_network
-from .plan import matched_plan, paper_rows, plan_as_dicts
+from . import stats, synthetic
+from .evaluate import CAM_LAYER, CAM_STRIDE, SIZE_GROUPS, cam_grid, evaluate_network, watch_maps
+from .plan import TITLES, matched_plan, paper_rows, plan_as_dicts
 from .train import Recipe, finish_checkpoint, pick_device, train_network
 
 Progress = Callable[[float, str], None]
@@ -36,9 +44,15 @@ Progress = Callable[[float, str], None]
 # too coarse there.
 BASES = {"small": ScalingConfig(depth=0.5, width=0.4, resolution=80)}
 # what in a data source's description changes the training (its display name does not)
-TRAINING_DATA_KEYS = ("kind", "classes", "train_size", "test_size", "seed", "easy", "has_masks", "normalisation")
+TRAINING_DATA_KEYS = ("kind", "classes", "train_size", "val_size", "test_size", "seed", "easy", "objects", "has_masks",
+                      "normalisation")
 TRAINING_BASE_KEYS = ("depth", "width", "resolution", "variant", "num_classes", "dropout", "stochastic_depth",
                       "batch_norm_eps", "batch_norm_momentum")
+CONFIG_KEYS = ("depth", "width", "resolution", "variant", "num_classes", "dropout", "stochastic_depth",
+               "batch_norm_eps", "batch_norm_momentum", "stage_table")
+BUDGET_RULE = ("The same number of optimiser steps (the same images seen) for all five networks, long enough that "
+               "the baseline's validation accuracy has stopped rising: it gains less than 2 points over the last "
+               "fifth of training. Each network's own gain over the last fifth is reported beside it.")
 QUESTION = ("At the same cost, does the compound-scaled network classify better, and look at the object more "
             "often, than the deeper, the wider and the higher-resolution one?")
 
@@ -91,7 +105,7 @@ def run_experiment(
     command: str = "",
     progress: Progress | None = None,
 ) -> dict:
-    """Train and evaluate the plan's five networks on `source`; returns the results document."""
+    """Train and evaluate the plan's five networks on `source` once per seed; returns the results document."""
     out = Path(out)
     target = pick_device(device)
     if threads is not None:
@@ -101,71 +115,219 @@ def run_experiment(
     rows = {row["name"]: row for row in plan_as_dicts(plan)}
     chosen = [n for n in plan if only is None or n.name in only]
     if not chosen:
-        raise ValueError(f"no network selected; accepted names: {', '.join(results_format.NAMES)}")
+        raise ValueError(f"no network selected; accepted: {', '.join(results_format.NAMES)}")
     (out / "runs").mkdir(parents=True, exist_ok=True)
     described = source.describe()
     base_fields = asdict(plan[0].config)
     fingerprint = {"recipe": recipe.as_dict(), "dataset": {k: described.get(k) for k in TRAINING_DATA_KEYS},
                    "base": {k: base_fields[k] for k in TRAINING_BASE_KEYS}, "flops_multiple": flops_multiple}
+    common_grid = min(cam_grid(network.config.resolution) for network in plan)
+    sizes = object_sizes(source)
     total_jobs = len(chosen) * len(seeds)
     began = time.perf_counter()
-    networks = []
+    records: dict[str, list[dict]] = {}
+    per_image: dict[str, list[dict]] = {}
     for position, planned in enumerate(chosen):
         config = planned.config
-        resolution = config.resolution
-        runs = []
+        records[planned.name], per_image[planned.name] = [], []
         for seed_position, seed in enumerate(seeds):
             job = position * len(seeds) + seed_position
-            stem = out / (planned.name if seed_position == 0 else f"{planned.name}-seed{seed}")
+            stem = out / f"{planned.name}-seed{seed}"
             record_path = out / "runs" / f"{planned.name}-seed{seed}.json"
+            arrays_path = out / "runs" / f"{planned.name}-seed{seed}.npz"
 
             def report(fraction: float, message: str, job=job, name=planned.name, seed=seed) -> None:
                 if progress is not None:
                     progress((job + fraction) / total_jobs, f"{name} (seed {seed}): {message}")
 
             record = _read_record(record_path, fingerprint)
-            network_fields = {"depth": config.depth, "width": config.width, "resolution": config.resolution}
-            if record is not None and record.get("network", network_fields) != network_fields:
+            if record is not None and record.get("config") != config_dict(config):
                 record = None  # the plan moved (a new solver): this network is another one
-            if record is None or not Path(f"{stem}.pt").exists():
-                train = source.split("train", resolution, progress=lambda f, m: report(0.0, m))
-                test = source.split("test", resolution)
-                model, record = train_network(config, train, test, recipe, source.mean, source.std, seed=seed,
-                                              device=device, checkpoint=stem, progress=lambda f, m: report(0.9 * f, m))
+            if record is None or not Path(f"{stem}.pt").exists() or not arrays_path.exists():
+                run_began = time.perf_counter()
+                seeded = replicate(source, seed)
+                train = seeded.split("train", config.resolution, progress=lambda f, m: report(0.0, m))
+                val = seeded.split("val", config.resolution)
+                watched = watch_images(source, config.resolution, recipe.watch_images)
+                after_epoch = None
+                if watched is not None:
+                    after_epoch = lambda model: {"watch": watch_maps(model, watched, source.mean, source.std)}  # noqa: E731
+                model, record = train_network(config, train, val, recipe, source.mean, source.std, seed=seed,
+                                              device=device, checkpoint=stem, progress=lambda f, m: report(0.9 * f, m),
+                                              after_epoch=after_epoch)
                 finish_checkpoint(model, stem)
-                report(0.9, "measuring attention")
-                record.update(evaluate_network(model, test, source.mean, source.std, cam_images=cam_images))
-                record["fingerprint"] = fingerprint
-                record["network"] = network_fields
+                report(0.9, "measuring accuracy and attention on the test scenes")
+                test = seeded.split("test", config.resolution)
+                summary, arrays = evaluate_network(model, test, source.mean, source.std, common_grid=common_grid,
+                                                   sizes=sizes, cam_images=cam_images)
+                record.update(summary)
+                record.update(seed=seed, data_seed=data_seed(source, seed), checkpoint=f"{stem.name}.pt",
+                              config=config_dict(config), fingerprint=fingerprint,
+                              wall_seconds=round(time.perf_counter() - run_began + record["resumed_seconds"], 1))
+                record["last_fifth_validation_gain"] = last_fifth_gain(record["history"])
+                np.savez_compressed(arrays_path, **arrays)
                 record_path.write_text(json.dumps(record, indent=1))
-            runs.append(record)
-        networks.append(_summarise(rows[planned.name], runs, resolution, f"{planned.name}.pt"))
+            records[planned.name].append(record)
+            with np.load(arrays_path) as stored:
+                per_image[planned.name].append({key: stored[key] for key in stored.files})
+    document = results_document(out, source, base, flops_multiple, recipe, seeds, target, plan, rows, chosen,
+                                records, per_image, common_grid, command)
+    document["session_seconds"] = round(time.perf_counter() - began, 1)
+    (out / "results.json").write_text(json.dumps(document, indent=1))
+    if progress is not None:
+        progress(1.0, "done")
+    return document
 
-    document = {
+
+def results_document(out: Path, source, base: str, flops_multiple: float, recipe: Recipe, seeds: Sequence[int],
+                     target: torch.device, plan, rows: dict, chosen, records: dict[str, list[dict]],
+                     per_image: dict[str, list[dict]], common_grid: int, command: str) -> dict:
+    """The results.json document from the finished runs' records and per-image figures."""
+    networks = [summarise_network(rows[planned.name], planned.config, records[planned.name]) for planned in chosen]
+    names = [planned.name for planned in chosen]
+    comparisons = stats.compare_all(per_image, names)
+    for comparison in comparisons:
+        comparison["sentence"] = stats.sentence(comparison, TITLES)
+    first = next(iter(records.values()))[0]
+    described = source.describe()
+    return {
         "format": results_format.FORMAT,
+        "task": described.get("name", described.get("kind")),
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "command": command,
         "question": QUESTION,
         "flops_multiple": flops_multiple,
         "base": {"depth": plan[0].config.depth, "width": plan[0].config.width, "resolution": plan[0].config.resolution,
                  "name": base, "macs": plan[0].macs, "params": plan[0].params},
-        "seeds": list(seeds),
+        "seeds": [{"seed": s, "data_seed": data_seed(source, s)} for s in seeds],
         "device": device_description(target.type),
         "threads": torch.get_num_threads() if target.type == "cpu" else None,
-        "wall_seconds": round(time.perf_counter() - began, 1),
+        "mode": first.get("mode"),
+        "wall_seconds": round(sum(r.get("wall_seconds") or r["train_seconds"] for rs in records.values() for r in rs), 1),
         "versions": versions(),
         "recipe": recipe.as_dict(),
-        "dataset": source.describe(),
+        "budget": {"steps": first.get("steps"), "epochs": recipe.epochs, "batch_size": recipe.batch_size,
+                   "images_seen": first.get("steps", 0) * recipe.batch_size, "rule": BUDGET_RULE},
+        "dataset": described,
+        "common_grid": common_grid,
+        "alpha_beta_gamma": "the paper's (searched on ImageNet for B0), not searched for this task",
         "cam": {"method": "gradcam", "layer": CAM_LAYER, "stride": CAM_STRIDE,
                 "note": "Grad-CAM of each image's predicted class at the end of stage 6 (stride 16), upsampled "
-                        "bilinearly to the input; the grid grows with the resolution (5 x 5 at 80 px, 11 x 11 at 176 px)"},
+                        "bilinearly to the input; the native grid grows with the resolution (5 x 5 at 80 px, "
+                        "11 x 11 at 176 px), so networks are compared on one common grid (the coarsest): maps "
+                        "and masks pooled to it, a hit being a peak cell that touches the object."},
+        "verdict_rule": stats.verdict.__doc__.split("\n\n")[0].replace("\n    ", " ").strip(),
         "paper": paper_rows(),
         "networks": networks,
+        "comparisons": comparisons,
     }
-    (out / "results.json").write_text(json.dumps(document, indent=1))
-    if progress is not None:
-        progress(1.0, "done")
-    return document
+
+
+MEANS = ("test_accuracy", "pointing_game_native", "pointing_game_common", "mass_inside_native", "mass_inside_common",
+         "pointing_game_native_chance", "pointing_game_common_chance", "mass_inside_native_chance",
+         "mass_inside_common_chance", "pointing_game_native_ceiling", "object_share", "last_fifth_validation_gain")
+SEED_KEYS = ("seed", "data_seed", "checkpoint", "test_accuracy", "test_accuracy_ci", "pointing_game_native",
+             "pointing_game_common", "mass_inside_native", "mass_inside_common", "pointing_game_native_chance",
+             "pointing_game_common_chance", "mass_inside_common_chance", "last_fifth_validation_gain",
+             "train_seconds", "wall_seconds", "images_per_second", "mode", "steps", "resumed_from_epoch")
+
+
+def summarise_network(row: dict, config: ScalingConfig, runs: list[dict]) -> dict:
+    """One network's entry: the plan row, its exact configuration, every seed's figures and the
+    mean and sd over seeds of each."""
+    entry = dict(row)
+    first = runs[0]
+    entry.update({
+        "config": config_dict(config),
+        "native_grid": first.get("native_grid"),
+        "cam_grid": first.get("native_grid"),
+        "checkpoint": first["checkpoint"],
+        "seeds": [dict({k: run.get(k) for k in SEED_KEYS}, pointing_game=run.get("pointing_game_common")) for run in runs],
+        "history": first["history"],
+        "validation_curves": [[epoch["val_accuracy"] for epoch in run["history"]] for run in runs],
+        "train_seconds": first["train_seconds"],
+        "images_per_second": first["images_per_second"],
+        "per_class_accuracy": list(np.mean([run["per_class_accuracy"] for run in runs], axis=0)),
+        "test_images": first["test_images"],
+        "cam_images": first["cam_images"],
+    })
+    for key in MEANS:
+        values = [run[key] for run in runs if run.get(key) is not None]
+        if values:
+            summary = stats.summarise(values)
+            entry[f"{key}_mean"], entry[f"{key}_sd"] = summary["mean"], summary["sd"]
+    for key in ("pointing_game_native_ceiling", "pointing_game_native_chance", "pointing_game_common_chance",
+                "mass_inside_native_chance", "mass_inside_common_chance", "last_fifth_validation_gain"):
+        if f"{key}_mean" in entry:
+            entry[key] = entry[f"{key}_mean"]
+    # the page's and older readers' headline keys: means over seeds, attention on the common grid
+    entry["test_accuracy"] = entry["test_accuracy_mean"]
+    entry["test_accuracy_sd"] = entry.get("test_accuracy_sd")
+    if "pointing_game_common_mean" in entry:
+        entry["pointing_game"] = entry["pointing_game_common_mean"]
+        entry["mass_inside"] = entry["mass_inside_common_mean"]
+    if all("by_object_size" in run for run in runs):
+        groups = []
+        for position, group in enumerate(SIZE_GROUPS):
+            cells = [run["by_object_size"]["groups"][position] for run in runs]
+            merged = {"group": group, "images": cells[0]["images"]}
+            for key in cells[0]:
+                if key not in ("group", "images"):
+                    merged[key] = float(np.mean([cell[key] for cell in cells]))
+            groups.append(merged)
+        entry["by_object_size"] = {"cuts": first["by_object_size"]["cuts"], "groups": groups}
+    return entry
+
+
+def config_dict(config: ScalingConfig) -> dict:
+    """The fields that rebuild a network exactly: `effnet.ScalingConfig(**config_dict(c)) == c`."""
+    fields = asdict(config)
+    return {key: fields[key] for key in CONFIG_KEYS}
+
+
+def last_fifth_gain(history: list[dict]) -> float | None:
+    """How much the validation accuracy rose over the last fifth of training: the final epoch's
+    minus that of the epoch where the last fifth began (epoch ceil(0.8 E), at least one epoch back)."""
+    accuracies = [epoch.get("val_accuracy") for epoch in history]
+    if len(accuracies) < 2 or any(a is None for a in accuracies):
+        return None
+    start = min(len(accuracies) - 1, math.ceil(0.8 * len(accuracies)))
+    return float(accuracies[-1] - accuracies[start - 1])
+
+
+def replicate(source, seed: int):
+    """The data source for seed `seed`: its own training scenes, the shared held-out ones."""
+    if hasattr(source, "train_seed"):
+        return dataclasses.replace(source, train_seed=data_seed(source, seed))
+    return source  # photos: the seed varies the initialisation and order alone
+
+
+def data_seed(source, seed: int) -> int | None:
+    """The seed of the training scenes of replicate `seed` (None for photos, whose files are fixed)."""
+    return int(source.seed) + int(seed) if hasattr(source, "train_seed") else None
+
+
+def object_sizes(source) -> np.ndarray | None:
+    """Each test scene's target size (its circumscribed diameter as a share of the side), or None."""
+    if getattr(source, "kind", None) != "synthetic":
+        return None
+    scenes = synthetic.scenes(source.seed, "test", source.test_size, **_scene_options(source))
+    return np.array([2 * item.target.radius for item in scenes])
+
+
+def watch_images(source, resolution: int, count: int) -> torch.Tensor | None:
+    """The few held-out scenes ("show" split) whose maps are recorded after every epoch."""
+    if getattr(source, "kind", None) != "synthetic" or count <= 0:
+        return None
+    images, _, _ = synthetic.render_many(synthetic.scenes(source.seed, "show", count, **_scene_options(source)), resolution)
+    return torch.as_tensor(images)
+
+
+def _scene_options(source) -> dict:
+    options = {"easy": bool(getattr(source, "easy", False))}
+    if getattr(source, "objects", "small") != "small":
+        options["objects"] = source.objects
+    return options
 
 
 def _read_record(path: Path, fingerprint: dict) -> dict | None:
@@ -182,30 +344,3 @@ def _read_record(path: Path, fingerprint: dict) -> dict | None:
                                     for k in TRAINING_DATA_KEYS},
               "base": {k: (stored.get("base") or {}).get(k) for k in TRAINING_BASE_KEYS}}
     return record if stored == json.loads(json.dumps(fingerprint)) else None
-
-
-def _summarise(row: dict, runs: list[dict], resolution: int, checkpoint: str) -> dict:
-    """One network's entry: the plan row, the first seed's figures, and mean +- sd over seeds."""
-    first = runs[0]
-    entry = dict(row)
-    entry.update({
-        "cam_grid": cam_grid(resolution),
-        "checkpoint": checkpoint,
-        "train_seconds": first["train_seconds"],
-        "images_per_second": first["images_per_second"],
-        "history": first["history"],
-        "runs": [{k: v for k, v in run.items() if k not in ("history", "fingerprint", "per_class_accuracy")} for run in runs],
-    })
-    for key in ("test_accuracy", "test_accuracy_ci", "pointing_game", "pointing_game_ci", "mass_inside", "mass_inside_ci",
-                "object_share", "faithfulness", "per_class_accuracy", "test_images", "cam_images", "cam_layer"):
-        if key in first:
-            entry[key] = first[key]
-    if len(runs) > 1:
-        for key in ("test_accuracy", "pointing_game", "mass_inside"):
-            values = [run[key] for run in runs if key in run]
-            if values:
-                entry[key] = float(np.mean(values))
-                entry[f"{key}_sd"] = float(np.std(values, ddof=1))
-    else:
-        entry.update(test_accuracy_sd=None, pointing_game_sd=None, mass_inside_sd=None)
-    return entry

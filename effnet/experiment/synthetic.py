@@ -39,7 +39,7 @@ MARKS: tuple[str, ...] = ("dot", "cross")  # loose marks: clutter on the backgro
 PATTERNS: tuple[str, ...] = ("horizontal stripes", "vertical stripes", "rising diagonals", "falling diagonals",
                              "checks", "dots", "rings", "spokes", "grid", "waves")
 CLASSES: tuple[str, ...] = PATTERNS
-SPLITS = {"train": 0, "test": 1, "show": 2}  # "show": extra held-out scenes for pictures
+SPLITS = {"train": 0, "test": 1, "show": 2, "val": 3}  # "show": extra held-out scenes for pictures
 
 TARGET_SIZE = (0.12, 0.45)  # the target's circumscribed diameter, as a share of the image side
 DISTRACTOR_SIZE = (0.10, 0.40)
