@@ -32,8 +32,9 @@ from .scaling import ConfigError
 
 # --quick: a tiny base (d0.5 w0.25 r56) at 2.5x on 3000 scenes of the easy level for 3 epochs.
 # Checked in tests: all five train, write their files and load back, and most beat chance.
-QUICK = {"base": "d0.5,w0.25,r56", "flops": 2.5, "epochs": 3, "train_size": 3000, "test_size": 400, "easy": True}
-DEFAULTS = {"base": "small", "flops": 4.5, "epochs": 6, "train_size": 5000, "test_size": 1500, "easy": False}
+QUICK = {"base": "d0.5,w0.25,r56", "flops": 2.5, "epochs": 3, "train_size": 3000, "val_size": 200, "test_size": 400,
+         "easy": True}
+DEFAULTS = {"base": "small", "flops": 4.5, "epochs": 6, "train_size": 5000, "val_size": 500, "test_size": 1500, "easy": False}
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -133,7 +134,8 @@ def _source(args: argparse.Namespace, sizes: dict):
     from .experiment.data import ImageFolderSource, SyntheticSource, imagenette_source
 
     if args.data == "synthetic":
-        return SyntheticSource(sizes["train_size"], sizes["test_size"], seed=args.data_seed, easy=sizes["easy"])
+        return SyntheticSource(sizes["train_size"], sizes["test_size"], seed=args.data_seed, easy=sizes["easy"],
+                               val_size=sizes["val_size"])
     if args.data == "imagenette":
         return imagenette_source(args.out / "data", seed=args.data_seed)
     return ImageFolderSource(Path(args.data), seed=args.data_seed)

@@ -110,3 +110,70 @@ def test_faithfulness_comes_from_pytorch_grad_cam_and_rewards_the_right_region()
     # keeping the region the classifier reads keeps its confidence; keeping the other half loses it
     assert scores["keep_highlighted"][0] > scores["keep_highlighted"][1]
     assert set(scores) == {"keep_highlighted", "road_most_relevant_first"}
+
+
+# --- scoring on equal terms: common grid, chance by derangement, the native grid's ceiling ---------
+from effnet.experiment.evaluate import (derangement, one_cell_ceiling, pool_maps, pool_masks, score_maps,  # noqa: E402
+                                        size_groups, summarise_scores)
+
+
+def test_pooling_to_a_common_grid_by_hand():
+    maps = np.zeros((1, 10, 10))
+    maps[0, 0:5, 5:10] = 1.0  # the top-right quarter
+    pooled = pool_maps(maps, 2)
+    np.testing.assert_allclose(pooled[0], [[0, 1], [0, 0]])
+    mask = np.zeros((1, 10, 10), dtype=bool)
+    mask[0, 6, 1] = True  # one pixel in the bottom-left cell: that cell touches the object
+    np.testing.assert_array_equal(pool_masks(mask, 2)[0], [[False, False], [True, False]])
+
+
+def test_derangement_moves_every_image_and_is_fixed():
+    order = derangement(1500)
+    assert sorted(order) == list(range(1500)) and not np.any(order == np.arange(1500))
+    np.testing.assert_array_equal(order, derangement(1500))
+
+
+def test_one_cell_ceiling_on_constructed_masks():
+    size = 80
+    full = np.ones((1, size, size), dtype=bool)
+    empty = np.zeros((1, size, size), dtype=bool)
+    # a 6-pixel object: a 5x5 grid's one-cell peaks (16 px apart, at cell centres) can miss it; an
+    # object over a cell centre is reachable
+    off = np.zeros((1, size, size), dtype=bool)
+    off[0, 0:6, 0:6] = True
+    centre = np.zeros((1, size, size), dtype=bool)
+    centre[0, 32:48, 32:48] = True  # the middle cell of a 5x5 grid (pixels 32-47)
+    reachable = one_cell_ceiling(np.concatenate([full, empty, off, centre]), 5)
+    np.testing.assert_array_equal(reachable, [True, False, False, True])
+    # a finer grid reaches the corner object
+    assert one_cell_ceiling(off, 20)[0]
+
+
+def test_a_map_that_ignores_the_scene_scores_its_chance_level():
+    """A network whose map is always the same picture knows nothing about where this scene's object
+    is: its score against its own scenes equals, within sampling, its score against others'."""
+    rng = np.random.default_rng(0)
+    count, size = 600, 40
+    masks = np.zeros((count, size, size), dtype=bool)
+    for i in range(count):
+        r, c = rng.integers(0, size - 8, 2)
+        masks[i, r:r + 8, c:c + 8] = True
+    blind = np.tile(np.exp(-((np.arange(size) - 20.0) ** 2) / 50)[None, :] * np.exp(-((np.arange(size) - 20.0) ** 2) / 50)[:, None],
+                    (count, 1, 1))
+    scored = score_maps(blind, masks, common_grid=5, native_grid=3)
+    assert abs(scored["hit_common"].mean() - scored["chance_hit_common"].mean()) < 0.06
+    assert abs(scored["mass_common"].mean() - scored["chance_mass_common"].mean()) < 0.03
+    # a map that knows: the object's own mask as the map, far above its chance
+    knowing = score_maps(masks.astype(float), masks, common_grid=5, native_grid=3)
+    assert knowing["hit_common"].mean() == 1.0 and knowing["chance_hit_common"].mean() < 0.5
+
+
+def test_size_thirds_and_summaries():
+    groups, cuts = size_groups(np.array([0.1, 0.2, 0.3, 0.4, 0.5, 0.6]))
+    np.testing.assert_array_equal(groups, [0, 0, 1, 1, 2, 2])
+    assert cuts[0] < cuts[1]
+    per_image = {"correct": np.array([1, 0, 1, 1, 0, 1], dtype=bool), "hit_common": np.array([1, 1, 0, 0, 1, 1], dtype=bool)}
+    summary = summarise_scores(per_image, np.array([0.1, 0.2, 0.3, 0.4, 0.5, 0.6]))
+    assert summary["test_accuracy"] == pytest.approx(4 / 6)
+    assert [g["test_accuracy"] for g in summary["by_object_size"]["groups"]] == [0.5, 1.0, 0.5]
+    assert [g["pointing_game_common"] for g in summary["by_object_size"]["groups"]] == [1.0, 0.0, 1.0]
