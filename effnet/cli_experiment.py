@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shlex
 import sys
 from pathlib import Path
@@ -162,7 +163,10 @@ def _run(args: argparse.Namespace) -> int:
     source = _source(args, settings)
     overrides = {key: getattr(args, key) for key in ("mode", "dropout", "stochastic_depth") if getattr(args, key) is not None}
     recipe = Recipe(epochs=settings["epochs"], **overrides)
+    first_process = int(os.environ.get("RANK", "0")) == 0  # under torchrun, process 0 speaks for all
     progress = _ProgressBar(sys.stderr, width=24) if sys.stderr.isatty() else _LineProgress(sys.stderr)
+    if not first_process:
+        progress = _Quiet()
     command = "python -m effnet experiment " + " ".join(shlex.quote(a) for a in sys.argv[2:]) if sys.argv[1:2] == ["experiment"] else ""
     try:
         document = run_experiment(args.out, source, base=settings["base"], flops_multiple=settings["flops"], recipe=recipe,
@@ -170,6 +174,8 @@ def _run(args: argparse.Namespace) -> int:
                                   cam_images=args.cam_images, command=command, progress=progress)
     finally:
         progress.close()
+    if not first_process:
+        return 0
     if args.json:
         print(json.dumps(document, indent=1))
     else:
@@ -256,6 +262,14 @@ def _table(header, rows, left=()):
     from .cli import _table as table
 
     return table(header, rows, left)
+
+
+class _Quiet:
+    def __call__(self, fraction: float, message: str) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
 
 
 class _LineProgress:

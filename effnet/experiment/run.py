@@ -105,9 +105,16 @@ def run_experiment(
     command: str = "",
     progress: Progress | None = None,
 ) -> dict:
-    """Train and evaluate the plan's five networks on `source` once per seed; returns the results document."""
+    """Train and evaluate the plan's five networks on `source` once per seed; returns the results document.
+
+    Under torchrun (WORLD_SIZE > 1) every process trains on its own shard of the training scenes
+    with DistributedDataParallel (NCCL on GPUs, gloo on CPUs), the batch being split over them;
+    process 0 alone evaluates and writes the files."""
     out = Path(out)
+    rank, processes = start_processes(device)
     target = pick_device(device)
+    if target.type == "cuda" and processes > 1:
+        target = torch.device("cuda", torch.cuda.current_device())
     if threads is not None:
         torch.set_num_threads(int(threads))
     classes = source.classes
@@ -143,18 +150,25 @@ def run_experiment(
             record = _read_record(record_path, fingerprint)
             if record is not None and record.get("config") != config_dict(config):
                 record = None  # the plan moved (a new solver): this network is another one
+            if processes > 1:
+                record = _agree(record is not None and Path(f"{stem}.pt").exists() and arrays_path.exists(), record)
             if record is None or not Path(f"{stem}.pt").exists() or not arrays_path.exists():
                 run_began = time.perf_counter()
                 seeded = replicate(source, seed)
-                train = seeded.split("train", config.resolution, progress=lambda f, m: report(0.0, m))
+                train = shard(seeded.split("train", config.resolution, progress=lambda f, m: report(0.0, m)), rank, processes)
                 val = seeded.split("val", config.resolution)
                 watched = watch_images(source, config.resolution, recipe.watch_images)
                 after_epoch = None
                 if watched is not None:
                     after_epoch = lambda model: {"watch": watch_maps(model, watched, source.mean, source.std)}  # noqa: E731
                 model, record = train_network(config, train, val, recipe, source.mean, source.std, seed=seed,
-                                              device=device, checkpoint=stem, progress=lambda f, m: report(0.9 * f, m),
-                                              after_epoch=after_epoch)
+                                              device=str(target), checkpoint=stem,
+                                              progress=lambda f, m: report(0.9 * f, m), after_epoch=after_epoch)
+                if rank != 0:  # process 0 evaluates and writes; the others wait for its files
+                    _barrier(processes)
+                    record = json.loads(record_path.read_text())
+                    records[planned.name].append(record)
+                    continue
                 finish_checkpoint(model, stem)
                 report(0.9, "measuring accuracy and attention on the test scenes")
                 test = seeded.split("test", config.resolution)
@@ -167,16 +181,64 @@ def run_experiment(
                 record["last_fifth_validation_gain"] = last_fifth_gain(record["history"])
                 np.savez_compressed(arrays_path, **arrays)
                 record_path.write_text(json.dumps(record, indent=1))
+                _barrier(processes)
             records[planned.name].append(record)
             with np.load(arrays_path) as stored:
                 per_image[planned.name].append({key: stored[key] for key in stored.files})
+    if rank != 0:
+        _barrier(processes)  # process 0 writes results.json
+        return json.loads((out / "results.json").read_text())
     document = results_document(out, source, base, flops_multiple, recipe, seeds, target, plan, rows, chosen,
                                 records, per_image, common_grid, command)
     document["session_seconds"] = round(time.perf_counter() - began, 1)
+    document["processes"] = processes
     (out / "results.json").write_text(json.dumps(document, indent=1))
+    _barrier(processes)
     if progress is not None:
         progress(1.0, "done")
     return document
+
+
+def start_processes(device: str) -> tuple[int, int]:
+    """(rank, processes): sets up torch.distributed when started by torchrun (WORLD_SIZE > 1)."""
+    import os
+
+    import torch.distributed as distributed
+
+    if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
+        return 0, 1
+    if not distributed.is_initialized():
+        cuda = pick_device(device).type == "cuda"
+        if cuda:
+            torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
+        distributed.init_process_group("nccl" if cuda else "gloo")
+    return distributed.get_rank(), distributed.get_world_size()
+
+
+def shard(split, rank: int, processes: int):
+    """Process `rank`'s share of a split: every `processes`-th scene from its own position."""
+    if processes == 1:
+        return split
+    return dataclasses.replace(split, images=split.images[rank::processes], labels=split.labels[rank::processes],
+                               masks=None if split.masks is None else split.masks[rank::processes])
+
+
+def _barrier(processes: int) -> None:
+    if processes > 1:
+        import torch.distributed as distributed
+
+        distributed.barrier()
+
+
+def _agree(finished: bool, record: dict | None) -> dict | None:
+    """Whether a run is finished, as process 0 sees it (the others follow, so all train or none)."""
+    import torch.distributed as distributed
+
+    flag = torch.tensor([int(finished)])
+    distributed.broadcast(flag, 0)
+    if not flag.item():
+        return None
+    return record
 
 
 def results_document(out: Path, source, base: str, flops_multiple: float, recipe: Recipe, seeds: Sequence[int],

@@ -19,6 +19,7 @@ dict at `<checkpoint>.pt` that `effnet.build(config, state_dict=...)` loads.
 from __future__ import annotations
 
 import math
+import os
 import time
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -136,6 +137,15 @@ def predict(model: nn.Module, images: torch.Tensor, normalise: Normaliser, batch
     return torch.cat(out)
 
 
+def world() -> tuple[int, int]:
+    """(rank, number of processes): (0, 1) unless torch.distributed has been set up (torchrun)."""
+    import torch.distributed as distributed
+
+    if distributed.is_available() and distributed.is_initialized():
+        return distributed.get_rank(), distributed.get_world_size()
+    return 0, 1
+
+
 class TrainStep:
     """One optimiser step in the recipe's mode: the trainer's and the throughput benchmark's code.
 
@@ -148,7 +158,12 @@ class TrainStep:
         self.channels_last, self.autocast, compile_model = mode_parts(mode, device)
         self.device = device
         self.model = model.to(memory_format=torch.channels_last) if self.channels_last else model
-        self.forward = torch.compile(self.model) if compile_model else self.model
+        forward = self.model
+        if world()[1] > 1:  # under torchrun: gradients averaged over the processes after each backward
+            from torch.nn.parallel import DistributedDataParallel
+
+            forward = DistributedDataParallel(self.model, device_ids=[torch.cuda.current_device()] if device.type == "cuda" else None)
+        self.forward = torch.compile(forward) if compile_model else forward
         self.optimiser, self.scheduler, self.loss_function = optimiser, scheduler, loss_function
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.autocast is torch.float16)
 
@@ -204,7 +219,13 @@ def train_network(
                                     weight_decay=recipe.weight_decay)
     else:
         optimiser = torch.optim.AdamW(model.parameters(), lr=recipe.learning_rate, weight_decay=recipe.weight_decay)
-    steps_per_epoch = math.ceil(len(train.labels) / recipe.batch_size)
+    rank, processes = world()
+    if recipe.batch_size % processes:
+        raise ValueError(f"the batch of {recipe.batch_size} images cannot be split evenly over {processes} processes; "
+                         f"use a number of processes that divides it")
+    local_batch = recipe.batch_size // processes
+    local_size = _smallest_over_processes(len(train.labels), processes)
+    steps_per_epoch = math.ceil(local_size / local_batch)
     total_steps = recipe.epochs * steps_per_epoch
     warmup = max(1, int(recipe.warmup_epochs * steps_per_epoch))
 
@@ -239,14 +260,16 @@ def train_network(
     for epoch in range(start_epoch, recipe.epochs):
         model.train()
         began = time.perf_counter()
-        order_generator = torch.Generator().manual_seed(seed * 1_000_003 + epoch)
-        order = torch.randperm(len(labels), generator=order_generator).to(target)
+        # the order and the augmentation come from their own generators, one per (seed, epoch, process)
+        order_generator = torch.Generator().manual_seed((seed * 1_000_003 + epoch) * 1009 + rank)
+        order = torch.randperm(len(labels), generator=order_generator)[: local_size].to(target)
+        turns = torch.rand(len(order), generator=order_generator).to(target) < 0.5
         total_loss = correct = seen = 0.0
         for step in range(steps_per_epoch):
-            index = order[step * recipe.batch_size: (step + 1) * recipe.batch_size]
+            index = order[step * local_batch: (step + 1) * local_batch]
             x, y = normalise(images[index]), labels[index]
             if recipe.half_turns:
-                turned = torch.rand(len(index), device=target) < 0.5
+                turned = turns[step * local_batch: (step + 1) * local_batch]
                 x = torch.where(turned.view(-1, 1, 1, 1), x.flip(2, 3), x)
             loss, logits = step_once(x, y)
             total_loss += float(loss) * len(index)
@@ -268,17 +291,25 @@ def train_network(
             "learning_rate": round(float(scheduler.get_last_lr()[0]), 7),
             "seconds": round(epoch_seconds, 2),
         }
+        if processes > 1:  # the epoch's figures over every process's images
+            entry["train_loss"], entry["train_accuracy"] = _mean_over_processes(total_loss, correct, seen)
         if after_epoch is not None:
             entry.update(after_epoch(model))
         history.append(entry)
-        if partial is not None:
+        if partial is not None and rank == 0:
             partial.parent.mkdir(parents=True, exist_ok=True)
+            writing = partial.with_name(partial.name + ".writing")  # renamed when whole: a kill never leaves half a file
             torch.save({"model": model.state_dict(), "optimizer": optimiser.state_dict(), "scheduler": scheduler.state_dict(),
                         "scaler": step_once.scaler.state_dict(), "rng": torch.get_rng_state(), "history": history,
-                        "epoch": epoch + 1, "seconds": trained_seconds}, partial)
+                        "epoch": epoch + 1, "seconds": trained_seconds}, writing)
+            os.replace(writing, partial)
 
+    if processes > 1:
+        import torch.distributed as distributed
+
+        distributed.barrier()  # the partial checkpoint is written before anyone moves on
     model = model.to("cpu", memory_format=torch.contiguous_format).eval()
-    images_seen = len(labels) * (recipe.epochs - start_epoch)
+    images_seen = local_size * processes * (recipe.epochs - start_epoch)
     record = {
         "seed": seed,
         "epochs": recipe.epochs,
@@ -288,10 +319,30 @@ def train_network(
         "train_seconds": round(trained_seconds, 2),
         "images_per_second": round(images_seen / max(1e-9, trained_seconds - seconds_before), 1) if images_seen else None,
         "device": str(target),
+        "processes": processes,
         "resumed_from_epoch": start_epoch,
         "resumed_seconds": round(seconds_before, 2),  # trained before this call (an interrupted run)
     }
     return model, record
+
+
+def _smallest_over_processes(count: int, processes: int) -> int:
+    """The smallest training shard over the processes (every process must take as many steps)."""
+    if processes == 1:
+        return count
+    import torch.distributed as distributed
+
+    value = torch.tensor([count], dtype=torch.int64)
+    distributed.all_reduce(value, op=distributed.ReduceOp.MIN)
+    return int(value.item())
+
+
+def _mean_over_processes(total_loss: float, correct: float, seen: float) -> tuple[float, float]:
+    import torch.distributed as distributed
+
+    value = torch.tensor([total_loss, correct, seen], dtype=torch.float64)
+    distributed.all_reduce(value)
+    return round(float(value[0] / value[2]), 5), round(float(value[1] / value[2]), 5)
 
 
 def finish_checkpoint(model: nn.Module, checkpoint: Path) -> Path:

@@ -1,0 +1,117 @@
+"""The experiment under torchrun: DistributedDataParallel on CPU processes (gloo).
+
+- One optimiser step split over two processes equals the same step on the whole batch in one
+  process (batch norm frozen: CPUs have no SyncBatchNorm, so in training mode each process
+  normalises with its own half-batch's statistics; that, and nothing else, separates the two).
+- `torchrun --nproc_per_node 2 -m effnet experiment run` writes the same kind of results as one
+  process, with the same number of optimiser steps, and its first epoch's training loss within
+  0.1 of the one-process run's (same global batch; different shards and per-process batch norm).
+- A run stopped half-way by two processes resumes in one.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+import effnet
+
+TORCHRUN = shutil.which("torchrun")
+TINY = ["experiment", "run", "--quick", "--train-size", "192", "--test-size", "60", "--only", "baseline", "--device", "cpu"]
+
+
+def _env() -> dict:
+    return dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(Path(__file__).resolve().parents[1]))
+
+
+def _model() -> torch.nn.Module:
+    torch.manual_seed(0)
+    config = effnet.ScalingConfig(depth=0.25, width=0.25, resolution=32, num_classes=10, dropout=0.0, stochastic_depth=0.0)
+    return effnet.build(config).eval()  # batch norm frozen: the step is the same maths at any split
+
+
+def _steps(rank: int, processes: int, model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor) -> dict:
+    from effnet.experiment.train import TrainStep
+
+    step = TrainStep(model, torch.optim.SGD(model.parameters(), lr=0.1), torch.nn.CrossEntropyLoss(), "eager",
+                     torch.device("cpu"))
+    for _ in range(3):
+        step(x[rank::processes], y[rank::processes])
+    return {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+
+def _worker(rank: int, processes: int, port: int, folder: str) -> None:
+    import torch.distributed as distributed
+
+    torch.set_num_threads(1)
+    distributed.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=processes)
+    torch.manual_seed(1)
+    x, y = torch.randn(8, 3, 32, 32), torch.randint(0, 10, (8,))
+    torch.save(_steps(rank, processes, _model(), x, y), Path(folder) / f"rank{rank}.pt")
+    distributed.destroy_process_group()
+
+
+def test_a_step_split_over_two_processes_equals_the_whole_batch_in_one(tmp_path):
+    import socket
+
+    import torch.multiprocessing as multiprocessing
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    multiprocessing.spawn(_worker, args=(2, port, str(tmp_path)), nprocs=2, join=True)
+    torch.manual_seed(1)
+    x, y = torch.randn(8, 3, 32, 32), torch.randint(0, 10, (8,))
+    alone = _steps(0, 1, _model(), x, y)
+    for rank in (0, 1):
+        split = torch.load(tmp_path / f"rank{rank}.pt", weights_only=True)
+        for name, value in alone.items():
+            torch.testing.assert_close(split[name], value, rtol=1e-4, atol=1e-6, msg=name)
+
+
+@pytest.mark.skipif(TORCHRUN is None, reason="torchrun is not on PATH (it comes with torch)")
+def test_torchrun_gives_the_one_process_run_and_resumes_on_another_count(tmp_path):
+    two, one = tmp_path / "two", tmp_path / "one"
+    command = [TORCHRUN, "--standalone", "--nproc_per_node", "2", "-m", "effnet"]
+    done = subprocess.run(command + TINY + ["--epochs", "2", "--out", str(two)], env=_env(), capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    done = subprocess.run([sys.executable, "-m", "effnet"] + TINY + ["--epochs", "2", "--out", str(one)], env=_env(), capture_output=True,
+                          text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    split, alone = (json.loads((folder / "results.json").read_text()) for folder in (two, one))
+    assert split["processes"] == 2 and alone["processes"] == 1
+    assert split["budget"]["steps"] == alone["budget"]["steps"]
+    first_split, first_alone = (doc["networks"][0]["history"][0]["train_loss"] for doc in (split, alone))
+    assert abs(first_split - first_alone) < 0.1, (first_split, first_alone)
+    network = split["networks"][0]
+    model = effnet.build(effnet.ScalingConfig(**network["config"]),
+                         state_dict=torch.load(two / network["seeds"][0]["checkpoint"], weights_only=True))
+    assert sum(p.numel() for p in model.parameters()) == network["params"]
+
+    # stopped by two processes after the first epoch's checkpoint, resumed by one
+    resumed = tmp_path / "resumed"
+    process = subprocess.Popen(command + TINY + ["--epochs", "3", "--out", str(resumed)], env=_env(),
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    partial = resumed / "baseline-seed0.partial.pt"
+    deadline = time.monotonic() + 600
+    while not partial.exists() and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.2)
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait(timeout=60)
+    assert partial.exists()
+    saved = torch.load(partial, weights_only=True)
+    done = subprocess.run([sys.executable, "-m", "effnet"] + TINY + ["--epochs", "3", "--out", str(resumed)],
+                          env=_env(), capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stderr[-2000:]
+    record = json.loads((resumed / "runs" / "baseline-seed0.json").read_text())
+    assert record["resumed_from_epoch"] >= saved["epoch"] >= 1 and len(record["history"]) == 3
