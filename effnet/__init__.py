@@ -46,9 +46,9 @@ from .scaling import (
 
 # name -> the module that defines it, imported when the name is first used
 _LAZY = {
-    "model": ("LAYER_NAMES", "EfficientNet", "build"),
+    "model": ("LAYER_NAMES", "EfficientNet"),
     "weights": (
-        "PRETRAINED", "Preprocessing", "WeightSpec", "WeightsError", "WeightsUnavailableError",
+        "PRETRAINED", "build", "Preprocessing", "WeightSpec", "WeightsError", "WeightsUnavailableError",
         "imagenet_categories", "load_into", "read_checkpoint", "weight_spec",
     ),
     "attention": ("AttentionStats",),

@@ -14,7 +14,8 @@ from typing import BinaryIO, Mapping
 
 import torch
 
-from .model import EfficientNet, build
+from .model import EfficientNet
+from .weights import build
 from .profile import profile
 from .scaling import ConfigError, ScalingConfig, preset
 from .weights import Preprocessing, WeightsUnavailableError, available_offline, read_checkpoint, weight_spec

@@ -27,6 +27,7 @@ import sys
 from types import ModuleType
 from typing import NoReturn, Sequence, TextIO
 
+from .cli_format import ProgressBar, mib, milliseconds, si, table
 from .latency import MODES, Latency, measure_latency
 from .profile import Profile, profile
 from .scaling import ALPHA, BETA, GAMMA, PRESETS, VARIANTS, ScalingConfig, compound, preset
@@ -266,47 +267,8 @@ def _run_presets(args: argparse.Namespace) -> int:
 # ---------------------------------------------------------------------------------------------
 # formatting helpers
 # ---------------------------------------------------------------------------------------------
-def _table(header: Sequence[str], rows: Sequence[Sequence[str]], left: Sequence[int] = ()) -> list[str]:
-    widths = [max(len(cell) for cell in column) for column in zip(header, *rows)]
-
-    def line(cells: Sequence[str]) -> str:
-        return "  ".join(cell.ljust(w) if i in left else cell.rjust(w) for i, (cell, w) in enumerate(zip(cells, widths))).rstrip()
-
-    return [line(header), line(["-" * w for w in widths])] + [line(row) for row in rows]
-
-
-def _si(value: float) -> str:
-    for factor, unit in ((1e9, "G"), (1e6, "M"), (1e3, "K")):
-        if abs(value) >= factor:
-            return f"{value / factor:.3g} {unit}"
-    return f"{value:g}"
-
-
-def _milliseconds(value: float) -> str:
-    """'5.06 ms', '0.0637 ms', '1,899 ms': three significant digits, never scientific notation."""
-    return (f"{value:,.0f}" if value >= 100 else f"{value:.3g}" if value >= 1e-3 else "0") + " ms"
-
-
-def _mib(num_bytes: float) -> str:
-    return f"{num_bytes / 2**20:,.1f} MiB"
-
-
-class _ProgressBar:
-    """A one-line bar on a terminal's stderr, for long latency measurements."""
-
-    def __init__(self, stream: TextIO, width: int = 30) -> None:
-        self.stream, self.width, self.shown = stream, width, False
-
-    def __call__(self, fraction: float, message: str) -> None:
-        filled = int(round(self.width * max(0.0, min(1.0, fraction))))
-        self.stream.write(f"\r[{'#' * filled}{'.' * (self.width - filled)}] {100 * fraction:3.0f}% {message[:40]:<40}")
-        self.stream.flush()
-        self.shown = True
-
-    def close(self) -> None:
-        if self.shown:
-            self.stream.write("\n")
-            self.stream.flush()
+# the shared formatting helpers live in effnet.cli_format (the subcommands import them from there)
+_table, _si, _milliseconds, _mib, _ProgressBar = table, si, milliseconds, mib, ProgressBar
 
 
 # ---------------------------------------------------------------------------------------------

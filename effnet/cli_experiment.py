@@ -6,7 +6,8 @@
                                     [--train-size N] [--test-size N] [--threads T] [--quick]
                                     [--mode channels_last] [--dropout P] [--stochastic-depth P]
     python -m effnet experiment show DIR [--json]
-    python -m effnet experiment samples --out FILE.png [--resolution 96] [--seed 0]
+    python -m effnet experiment samples --out FILE.png [--resolution 80] [--seed 0]
+    python -m effnet experiment rescore DIR
 
 `plan --json` prints a JSON list of five objects (baseline, depth, width, resolution, compound).
 `run` writes DIR/results.json and DIR/<name>-seed<k>.pt; rerun the same command to resume an
@@ -28,6 +29,7 @@ from pathlib import Path
 
 from .experiment.plan import TITLES, matched_plan, paper_rows, plan_as_dicts
 from .experiment.results import ResultsError, read_results
+from .cli_format import LineProgress, ProgressBar, Quiet, si as _si, table as _table
 from .experiment.train import MODES
 from .scaling import ConfigError
 
@@ -73,9 +75,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
     samples = commands.add_parser("samples", help="a PNG of the synthetic task: one scene per class beside its mask")
     samples.add_argument("--out", required=True, type=Path, help="the PNG file to write")
-    samples.add_argument("--resolution", type=int, default=96, help="pixels per scene (default 96)")
+    samples.add_argument("--resolution", type=int, default=80,
+                         help="pixels per scene (default 80: what the experiment's base network sees)")
     samples.add_argument("--seed", type=int, default=0)
 
+    rescore = commands.add_parser("rescore", help="score an older single-seed run again under today's measurement")
+    rescore.add_argument("folder", type=Path, help="the folder of a format-1 run (results.json and <name>.pt)")
     show = commands.add_parser("show", help="the table of a finished run")
     show.add_argument("folder", type=Path, help="the --out folder of a run (or its results.json)")
     show.add_argument("--json", action="store_true")
@@ -88,7 +93,19 @@ def run(args: argparse.Namespace) -> int:
         return _run(args)
     if args.experiment_command == "samples":
         return _samples(args)
+    if args.experiment_command == "rescore":
+        return _rescore(args)
     return _show(args)
+
+
+def _rescore(args: argparse.Namespace) -> int:
+    from .experiment.rescore import rescore
+
+    progress = LineProgress(sys.stderr)
+    document = rescore(args.folder, progress=progress)
+    print(format_results(document))
+    print(f"wrote {args.folder / 'results.json'}")
+    return 0
 
 
 def _samples(args: argparse.Namespace) -> int:
@@ -143,7 +160,6 @@ def _source(args: argparse.Namespace, sizes: dict):
 
 
 def _run(args: argparse.Namespace) -> int:
-    from .cli import _ProgressBar
     from .experiment.train import Recipe
     from .experiment.run import run_experiment
 
@@ -164,9 +180,9 @@ def _run(args: argparse.Namespace) -> int:
     overrides = {key: getattr(args, key) for key in ("mode", "dropout", "stochastic_depth") if getattr(args, key) is not None}
     recipe = Recipe(epochs=settings["epochs"], **overrides)
     first_process = int(os.environ.get("RANK", "0")) == 0  # under torchrun, process 0 speaks for all
-    progress = _ProgressBar(sys.stderr, width=24) if sys.stderr.isatty() else _LineProgress(sys.stderr)
+    progress = ProgressBar(sys.stderr, width=24) if sys.stderr.isatty() else LineProgress(sys.stderr)
     if not first_process:
-        progress = _Quiet()
+        progress = Quiet()
     command = "python -m effnet experiment " + " ".join(shlex.quote(a) for a in sys.argv[2:]) if sys.argv[1:2] == ["experiment"] else ""
     try:
         document = run_experiment(args.out, source, base=settings["base"], flops_multiple=settings["flops"], recipe=recipe,
@@ -252,38 +268,3 @@ def _seconds(value: float) -> str:
     return f"{value:.0f} s" if value < 120 else f"{value / 60:.1f} min"
 
 
-def _si(value: float) -> str:
-    from .cli import _si as si
-
-    return si(value)
-
-
-def _table(header, rows, left=()):
-    from .cli import _table as table
-
-    return table(header, rows, left)
-
-
-class _Quiet:
-    def __call__(self, fraction: float, message: str) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
-
-
-class _LineProgress:
-    """Progress for a log file or a pipe: a line at each new tenth of a percent... of a network."""
-
-    def __init__(self, stream) -> None:
-        self.stream, self.last = stream, ""
-
-    def __call__(self, fraction: float, message: str) -> None:
-        key = message.split(":")[0] + message.split(",")[0]
-        if key != self.last:
-            self.stream.write(f"[{100 * fraction:5.1f}%] {message}\n")
-            self.stream.flush()
-            self.last = key
-
-    def close(self) -> None:
-        pass

