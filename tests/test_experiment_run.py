@@ -141,7 +141,7 @@ def test_channels_last_computes_the_same_step_as_eager():
     """The adopted CPU mode changes the memory layout, not the maths: from the same weights and batch,
     the trainer's step in channels_last gives eager float32's loss and gradients within rounding.
     (Whole runs are not compared weight by weight: AdamW's normalised updates amplify rounding
-    differences in near-zero gradients; the accuracy check over seeds is in the README.)"""
+    differences in near-zero gradients; the accuracy check over seeds is in docs/experiment.md.)"""
     import copy
 
     from effnet.experiment.train import TrainStep

@@ -66,14 +66,25 @@ def test_exact_mcnemar_is_the_binomial_test_on_discordant_images():
     assert comparison["test"] == "exact McNemar"
 
 
-def test_shares_use_the_wilcoxon_test_and_its_own_words():
+def test_attention_is_compared_above_each_networks_own_chance_with_the_wilcoxon_test():
     rng = np.random.default_rng(9)
-    a = [{"mass_common": rng.uniform(0.4, 0.6, IMAGES)} for _ in range(3)]
-    b = [{"mass_common": m["mass_common"] - 0.05 + rng.normal(0, 0.01, IMAGES)} for m in a]
+    chance = [rng.uniform(0.1, 0.2, IMAGES) for _ in range(3)]
+    a = [{"mass_common": c + 0.30 + rng.normal(0, 0.01, IMAGES), "chance_mass_common": c} for c in chance]
+    b = [{"mass_common": c + 0.25 + rng.normal(0, 0.01, IMAGES), "chance_mass_common": c} for c in chance]
     comparison = compare(a, b, "mass_inside_common", "compound", "depth")
     assert comparison["test"] == "Wilcoxon signed-rank" and comparison["verdict"] == "a"
     assert comparison["difference"] == pytest.approx(0.05, abs=0.002)
-    assert "puts more of its map on the object" in comparison["sentence"]
+    assert "puts more of its map on the object" in comparison["sentence"] and "own chance" in comparison["sentence"]
+
+
+def test_two_networks_at_their_own_chance_are_not_ranked_whatever_their_chance_levels():
+    """A map that always peaks where objects often lie scores more than one that peaks in a corner,
+    and knows no more: both score exactly their chance, so neither is called better."""
+    rng = np.random.default_rng(10)
+    centre = [{"hit_common": (h := rng.random(IMAGES) < 0.4), "chance_hit_common": rng.permutation(h)} for _ in range(3)]
+    corner = [{"hit_common": (h := rng.random(IMAGES) < 0.1), "chance_hit_common": rng.permutation(h)} for _ in range(3)]
+    comparison = compare(centre, corner, "pointing_game_common", "compound", "depth")
+    assert comparison["verdict"] == "none", comparison["interval"]
 
 
 def test_verdict_reads_only_the_interval_signs_and_seeds():

@@ -50,9 +50,10 @@ TRAINING_BASE_KEYS = ("depth", "width", "resolution", "variant", "num_classes", 
                       "batch_norm_eps", "batch_norm_momentum")
 CONFIG_KEYS = ("depth", "width", "resolution", "variant", "num_classes", "dropout", "stochastic_depth",
                "batch_norm_eps", "batch_norm_momentum", "stage_table")
+STILL_RISING = 0.02  # a validation gain over the last fifth of training at least this large: still learning
 BUDGET_RULE = ("The same number of optimiser steps (the same images seen) for all five networks, long enough that "
-               "the baseline's validation accuracy has stopped rising: it gains less than 2 points over the last "
-               "fifth of training. Each network's own gain over the last fifth is reported beside it.")
+               f"the baseline's validation accuracy has stopped rising: it gains less than {100 * STILL_RISING:g} points "
+               "over the last fifth of training. Each network's own gain over the last fifth is reported beside it.")
 QUESTION = ("At the same cost, does the compound-scaled network classify better, and look at the object more "
             "often, than the deeper, the wider and the higher-resolution one?")
 
@@ -269,7 +270,8 @@ def results_document(out: Path, source, base: str, flops_multiple: float, recipe
         "versions": versions(),
         "recipe": recipe.as_dict(),
         "budget": {"steps": first.get("steps"), "epochs": recipe.epochs, "batch_size": recipe.batch_size,
-                   "images_seen": first.get("steps", 0) * recipe.batch_size, "rule": BUDGET_RULE},
+                   "images_seen": first.get("steps", 0) * recipe.batch_size, "rule": BUDGET_RULE,
+                   "still_rising": STILL_RISING},
         "dataset": described,
         "common_grid": common_grid,
         "alpha_beta_gamma": "the paper's (searched on ImageNet for B0), not searched for this task",

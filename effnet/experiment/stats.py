@@ -8,12 +8,17 @@ image by image within a seed, and the comparison repeated in every seed.
     comparison = compare(a_runs, b_runs, "test_accuracy", "compound", "width")
     comparison["verdict"], sentence(comparison)                 # "a" / "b" / "none" / "no verdict"
 
+What is compared: accuracy as it is; the attention figures (common-grid pointing game and mass
+inside) as each network's excess over its own chance level, image by image (its score on the
+scene's own object minus its score on another scene's object), so that a network whose map
+always peaks where objects often lie gains nothing from that habit: two networks at their chance
+levels are not ranked, whatever those levels are.
+
 Tests (named beside every p-value, scipy.stats does the work):
-- a figure that is 0 or 1 per image (accuracy, the pointing game): the exact McNemar test, a
-  two-sided binomial test on the discordant images (`scipy.stats.binomtest`), per seed and on the
-  images of all seeds pooled;
-- a figure that is a share per image (mass inside): the Wilcoxon signed-rank test on the paired
-  per-image differences (`scipy.stats.wilcoxon`), per seed and pooled.
+- accuracy, 0 or 1 per image: the exact McNemar test, a two-sided binomial test on the discordant
+  images (`scipy.stats.binomtest`), per seed and on the images of all seeds pooled;
+- the attention figures' per-image excesses: the Wilcoxon signed-rank test on the paired
+  differences (`scipy.stats.wilcoxon`), per seed and pooled.
 The paired 95% interval is the normal interval of the mean per-image difference over the pooled
 images of every seed. Pooling treats the seeds' images as independent, which they are not quite
 (the same scene appears once per seed): hence the rule below also asks every seed to agree.
@@ -28,13 +33,16 @@ import numpy as np
 
 MIN_SEEDS = 3  # below this no comparison is called, whatever the intervals say
 Z95 = 1.959963984540054
-BINARY = {"test_accuracy": "correct", "pointing_game_common": "hit_common"}
-SHARES = {"mass_inside_common": "mass_common"}
-METRICS = {**BINARY, **SHARES}  # comparable figures -> their per-image array
+BINARY = {"test_accuracy": "correct"}
+ABOVE_CHANCE = {"pointing_game_common": ("hit_common", "chance_hit_common"),
+                "mass_inside_common": ("mass_common", "chance_mass_common")}
+METRICS = {**BINARY, **{metric: keys[0] for metric, keys in ABOVE_CHANCE.items()}}  # figure -> per-image array
 PHRASES = {  # (A higher than B, the figure named for "not distinguishable")
     "test_accuracy": ("{a} is more accurate than {b}", "accuracy"),
-    "pointing_game_common": ("{a}'s map peaks on the object more often than {b}'s", "how often the map peaks on the object"),
-    "mass_inside_common": ("{a} puts more of its map on the object than {b}", "how much of the map falls on the object"),
+    "pointing_game_common": ("{a}'s map peaks on the object more often than {b}'s, each above its own chance",
+                             "how often the map peaks on the object above its own chance"),
+    "mass_inside_common": ("{a} puts more of its map on the object than {b}, each above its own chance",
+                           "how much of the map falls on the object above its own chance"),
 }
 UNITS = {"test_accuracy": "points", "pointing_game_common": "points", "mass_inside_common": "points"}
 
@@ -71,10 +79,9 @@ def compare(a_runs: Sequence[dict], b_runs: Sequence[dict], metric: str, a: str,
         raise ValueError(f"unknown metric {metric!r}; accepted: {', '.join(METRICS)}")
     if len(a_runs) != len(b_runs) or not a_runs:
         raise ValueError(f"{a} and {b} need the same seeds to be compared ({len(a_runs)} against {len(b_runs)})")
-    key = METRICS[metric]
     per_seed, pooled_a, pooled_b = [], [], []
     for run_a, run_b in zip(a_runs, b_runs):
-        values_a, values_b = np.asarray(run_a[key], dtype=np.float64), np.asarray(run_b[key], dtype=np.float64)
+        values_a, values_b = _values(run_a, metric), _values(run_b, metric)
         if values_a.shape != values_b.shape:
             raise ValueError(f"{a} and {b} were scored on different images ({values_a.shape} against {values_b.shape})")
         p, test = _p_value(metric, values_a - values_b, values_a, values_b)
@@ -92,6 +99,14 @@ def compare(a_runs: Sequence[dict], b_runs: Sequence[dict], metric: str, a: str,
     comparison["verdict"] = verdict(comparison)
     comparison["sentence"] = sentence(comparison)
     return comparison
+
+
+def _values(run: dict, metric: str) -> np.ndarray:
+    """The per-image figure compared: accuracy as is, an attention figure minus its chance."""
+    if metric in BINARY:
+        return np.asarray(run[BINARY[metric]], dtype=np.float64)
+    own, chance = ABOVE_CHANCE[metric]
+    return np.asarray(run[own], dtype=np.float64) - np.asarray(run[chance], dtype=np.float64)
 
 
 def verdict(comparison: dict) -> str:
@@ -147,8 +162,8 @@ def compare_all(runs: dict[str, Sequence[dict]], names: Sequence[str], metrics: 
     """Every pair of `names` (in that order) on every metric that all of them have per image."""
     comparisons = []
     for metric in metrics:
-        key = METRICS[metric]
-        present = [n for n in names if runs.get(n) and all(key in run for run in runs[n])]
+        keys = (BINARY[metric],) if metric in BINARY else ABOVE_CHANCE[metric]
+        present = [n for n in names if runs.get(n) and all(all(k in run for k in keys) for run in runs[n])]
         for i, a in enumerate(present):
             for b in present[i + 1:]:
                 comparisons.append(compare(runs[a], runs[b], metric, a, b))
