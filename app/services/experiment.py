@@ -36,8 +36,6 @@ TASKS = {
     "small": ("EFFNET_EXPERIMENT_RESULTS", ROOT / "results" / "experiment"),
     "large": ("EFFNET_EXPERIMENT_RESULTS_LARGE", ROOT / "results" / "experiment-large"),
 }
-RESULTS_ENV = TASKS["small"][0]
-DEFAULT_RESULTS = TASKS["small"][1]
 SINGLE_DIMENSIONS = ("depth", "width", "resolution")
 CITED_METRICS = ("test_accuracy", "pointing_game_common")  # what the paper claims: accuracy (Table 7), attention (Figure 7)
 
