@@ -104,7 +104,9 @@ def test_the_experiment_page_shows_the_tables_verdicts_charts_and_panels(experim
 
     slider = page.locator("[data-testid=stSlider]").filter(has_text="After epoch")
     if slider.count():  # attention as it forms: the first epoch's recorded maps after a click on the track's start
-        box = slider.first.locator("[role=group] > [data-orientation=horizontal]").first.bounding_box()  # the track
+        track = slider.first.locator("[role=group] > [data-orientation=horizontal]").first
+        track.scroll_into_view_if_needed()
+        box = track.bounding_box()
         page.mouse.click(box["x"] + 2, box["y"] + box["height"] / 2)
         _poll(lambda: page.get_by_text(re.compile(r"after epoch 1 of")).count() == 1)
 

@@ -112,7 +112,8 @@ def _answer(document: dict, own: bool) -> None:
         f"{f'{tests:,} ' if isinstance(tests, int) else ''}held-out images of "
         f"{escape_markdown(str(dataset.get('name', 'the dataset')))}. "
         "Validation gain, last fifth: how much the validation accuracy still rose over the last fifth of "
-        "training (\"still rising\": 2 points or more, an undertrained network). The last two columns are "
+        f"training (\"still rising\": {100 * experiment_table.STILL_RISING:.0f} points or more, an undertrained "
+        "network). The last two columns are "
         "**the paper's** Table 7 (EfficientNet-B0 scaled to about 4.5× on ImageNet; Tan & Le, arXiv 1905.11946v5), "
         "not measured here.")
     facts = []
@@ -179,15 +180,14 @@ def _watch(folder: str, stamp, document: dict) -> None:
     epoch = 1
     if epochs > 1:  # a slider needs two values
         epoch = st.slider("After epoch", min_value=1, max_value=epochs, value=epochs, key="exp_epoch")
-    st.caption(f"The same {len(document['networks'][0]['history'][0]['watch'].get('maps') or [])} held-out scenes "
-               f"after epoch {epoch} of {epochs} (the first seed's run): each network's map of its predicted class as "
-               "recorded during training, enlarged over its own input.")
     try:
         with st.spinner("Drawing the recorded maps…"):
             rows = service.watch_panels(folder, stamp, int(epoch))
     except service.ResultsError as error:
         st.error(escape_markdown(str(error)))
         return
+    st.caption(f"The same {len(rows)} held-out scenes after epoch {epoch} of {epochs} (the first seed's run): each "
+               "network's map of its predicted class as recorded during training, enlarged over its own input.")
     experiment_panels.column_headers(document["networks"], with_truth=True)
     for row in rows:
         experiment_panels.panel_row(row.panels, (row.truth_png, row.class_name), document.get("common_grid"))

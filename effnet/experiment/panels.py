@@ -221,8 +221,12 @@ def _class_name(classes: Sequence[str], label: int) -> str:
 
 
 def _truth(items: Sequence, display: int) -> tuple[list[bytes], list[np.ndarray]]:
-    edges = [outline(synthetic.render(item, display)[1]) for item in items]
-    pictures = [png(overlay(synthetic.render(item, display)[0], None, edge, display)) for item, edge in zip(items, edges)]
+    """Each scene drawn at the display size with its object outlined (PNG), and the outlines."""
+    pictures, edges = [], []
+    for item in items:
+        image, mask = synthetic.render(item, display)
+        edges.append(outline(mask))
+        pictures.append(png(overlay(image, None, edges[-1], display)))
     return pictures, edges
 
 
