@@ -1,9 +1,9 @@
 """The Experiment page's three Plotly charts, from a results document's networks (plain dicts).
 
 1. accuracy against multiply-adds, measured here, beside the paper's Table 7 (its Figure 8 idea);
-2. the attention scores (pointing game, mass inside the object) with their 95% intervals and the
-   chance level, or pytorch-grad-cam's faithfulness figures on photos;
-3. the training curves (loss and held-out accuracy per epoch), one line per network.
+2. the attention scores on the common grid (pointing game, mass inside the object), means ± sd over
+   seeds, each beside that network's own chance level; or pytorch-grad-cam's faithfulness figures on photos;
+3. the training curves (loss and validation accuracy per epoch), one line per network.
 
 Same look as the Build page's charts (app.components.charts): large type for a projector, the source
 in the subtitle so that a slide export carries it.
@@ -44,32 +44,33 @@ def _number(value) -> float | None:
     return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
 
-def _interval(network: dict, key: str) -> tuple[float, float] | None:
-    """(minus, plus) error bar in percentage points around network[key], from network[key + '_ci']."""
-    value, interval = _number(network.get(key)), network.get(f"{key}_ci")
-    if value is None or not isinstance(interval, list) or len(interval) != 2:
-        return None
-    low, high = _number(interval[0]), _number(interval[1])
-    if low is None or high is None:
-        return None
-    return (max(0.0, 100 * (value - low)), max(0.0, 100 * (high - value)))
+def _spread(network: dict, key: str) -> tuple[float, float] | None:
+    """(minus, plus) error bar in percentage points: the sd over seeds of network[key + '_mean']."""
+    spread = _number(network.get(f"{key}_sd"))
+    return None if spread is None else (100 * spread, 100 * spread)
+
+
+def _mean(network: dict, key: str) -> float | None:
+    value = _number(network.get(f"{key}_mean"))
+    return _number(network.get(key)) if value is None else value
 
 
 def accuracy_vs_flops(networks: Sequence[dict], paper: dict, dataset_name: str) -> go.Figure:
-    """Left: test accuracy (± 95% interval) against multiply-adds, measured; right: the paper's Table 7."""
+    """Left: test accuracy (mean ± sd over seeds) against multiply-adds, measured; right: the paper's Table 7."""
     figure = make_subplots(rows=1, cols=2, horizontal_spacing=0.12,
                            subplot_titles=("Measured here", PAPER_LABEL))
     for network in networks:
         name = str(network["name"])
-        bars = _interval(network, "test_accuracy")
+        bars = _spread(network, "test_accuracy")
+        accuracy = _mean(network, "test_accuracy")
         figure.add_scatter(
-            x=[network["macs"] / 1e6], y=[100 * network["test_accuracy"]], mode="markers", name=short_name(name),
+            x=[network["macs"] / 1e6], y=[100 * accuracy], mode="markers", name=short_name(name),
             legendgroup=name, marker=dict(size=16, color=_color(name), symbol=SCALING_SYMBOLS.get(name, "circle"),
                                           line=dict(width=1, color="#111")),
             error_y=dict(type="data", symmetric=False, array=[bars[1]], arrayminus=[bars[0]], thickness=2, width=8)
             if bars else None,
             hovertext=[f"{short_name(name)}: {units.si(network['macs'])} multiply-adds, "
-                       f"{units.percent(network['test_accuracy'])} test accuracy"], hoverinfo="text",
+                       f"{units.percent(accuracy)} test accuracy (mean over seeds)"], hoverinfo="text",
             row=1, col=1,
         )
         row = paper.get(name) if isinstance(paper, dict) else None
@@ -87,38 +88,37 @@ def accuracy_vs_flops(networks: Sequence[dict], paper: dict, dataset_name: str) 
     figure.update_xaxes(title_text="FLOPs (billions of multiply-adds)", exponentformat="none", row=1, col=2)
     figure.update_yaxes(title_text="ImageNet top-1 (%)", exponentformat="none", row=1, col=2)
     return _layout(figure, "Accuracy against FLOPs",
-                   f"Left: measured here on {plain(dataset_name)}, 95% intervals; right: Tan & Le, arXiv 1905.11946v5, "
+                   f"Left: measured here on {plain(dataset_name)}, mean ± sd over seeds; right: Tan & Le, arXiv 1905.11946v5, "
                    "Table 7 (not measured here)",
                    height=480, legend=LEGEND_BELOW, bottom=120)
 
 
-def attention_scores(networks: Sequence[dict]) -> go.Figure:
-    """Pointing game and mass inside per network with 95% intervals, against the chance level."""
+def attention_scores(networks: Sequence[dict], grid: int | None = None) -> go.Figure:
+    """Pointing game and mass inside on the common grid per network (means ± sd over seeds), each with
+    a marker at that network's own chance level (its maps scored against other scenes' masks)."""
     names = [short_name(n["name"]) for n in networks]
     figure = go.Figure()
-    for key, label, color in (("pointing_game", "pointing game: the map's peak on the object", "#1f5fbf"),
-                              ("mass_inside", "mass inside: the map's share on the object", "#f59e0b")):
-        values, minus, plus = [], [], []
+    for key, label, color in (("pointing_game_common", "pointing game: the map's peak on the object", "#1f5fbf"),
+                              ("mass_inside_common", "mass inside: the map's share on the object", "#f59e0b")):
+        values, bars, chances = [], [], []
         for network in networks:
-            value = _number(network.get(key))
+            value = _mean(network, key)
             values.append(None if value is None else 100 * value)
-            bars = _interval(network, key) or (0.0, 0.0)
-            minus.append(bars[0])
-            plus.append(bars[1])
-        figure.add_bar(x=names, y=values, name=label, marker_color=color,
-                       error_y=dict(type="data", symmetric=False, array=plus, arrayminus=minus, thickness=2, width=6),
+            bars.append((_spread(network, key) or (0.0, 0.0))[1])
+            chance = _number(network.get(f"{key}_chance"))
+            chances.append(None if chance is None else 100 * chance)
+        figure.add_bar(x=names, y=values, name=label, marker_color=color, offsetgroup=key,
+                       error_y=dict(type="data", array=bars, thickness=2, width=6),
                        hovertemplate="%{x}: %{y:.1f} %<extra>" + key.replace("_", " ") + "</extra>")
-    shares = [_number(n.get("object_share")) for n in networks]
-    shares = [share for share in shares if share is not None]
-    if shares:
-        chance = 100 * sum(shares) / len(shares)
-        figure.add_scatter(x=names, y=[chance] * len(names), mode="lines", line=dict(color="#111827", width=2, dash="dash"),
-                           name=f"chance: the object's share of the image ({units.percent(chance / 100)})",
-                           hoverinfo="skip")
+        figure.add_bar(x=names, y=chances, name=f"its chance level ({label.split(':')[0]})", offsetgroup=key,
+                       marker=dict(color="rgba(0,0,0,0)", line=dict(color="#111827", width=2)),
+                       hovertemplate="%{x}: chance %{y:.1f} %<extra></extra>", base=None)
     figure.update_layout(barmode="group")
     figure.update_yaxes(title_text="share of held-out images / of the map (%)", rangemode="tozero", exponentformat="none")
+    where = f"a common {grid}×{grid} grid" if isinstance(grid, int) else "a common grid"
     return _layout(figure, "Does the map fall on the object?",
-                   "Grad-CAM of each image's predicted class against the object's mask; 95% intervals",
+                   f"Grad-CAM of the predicted class against the object's mask, on {where}; mean ± sd over seeds; "
+                   "outlined: each network's own chance",
                    height=460, legend=LEGEND_BELOW, bottom=130)
 
 
@@ -150,9 +150,9 @@ def faithfulness_scores(networks: Sequence[dict]) -> go.Figure:
 
 
 def training_curves(networks: Sequence[dict]) -> go.Figure:
-    """Training loss and held-out accuracy per epoch, one line per network (the first seed)."""
+    """Training loss and validation accuracy per epoch, one line per network (the first seed)."""
     figure = make_subplots(rows=1, cols=2, horizontal_spacing=0.12,
-                           subplot_titles=("training loss", "held-out accuracy (%)"))
+                           subplot_titles=("training loss", "validation accuracy (%)"))
     for network in networks:
         name = str(network["name"])
         history = [h for h in network.get("history") or [] if isinstance(h, dict)]
@@ -162,7 +162,7 @@ def training_curves(networks: Sequence[dict]) -> go.Figure:
         figure.add_scatter(x=epochs, y=[h.get("train_loss") for h in history], mode="lines+markers",
                            name=short_name(name), legendgroup=name, line=line, marker=marker,
                            hovertemplate=f"{short_name(name)}, epoch %{{x}}: loss %{{y:.3f}}<extra></extra>", row=1, col=1)
-        accuracy = [None if _number(h.get("test_accuracy")) is None else 100 * h["test_accuracy"] for h in history]
+        accuracy = [None if _number(h.get("val_accuracy")) is None else 100 * h["val_accuracy"] for h in history]
         figure.add_scatter(x=epochs, y=accuracy, mode="lines+markers", name=short_name(name), legendgroup=name,
                            showlegend=False, line=line, marker=marker,
                            hovertemplate=f"{short_name(name)}, epoch %{{x}}: %{{y:.1f}} %<extra></extra>", row=1, col=2)

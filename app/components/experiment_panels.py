@@ -1,7 +1,8 @@
 """Grad-CAM panels of the experiment's networks side by side: one row per image, one column per network.
 
-Each panel is the network's own input (enlarged with its real pixels), its map and the object's
-outline (white), captioned with its prediction, right or wrong, and where its map fell.
+Each panel (effnet.experiment.panels.MapPanel) is the network's own input (enlarged with its real
+pixels), its map and the object's outline (white), captioned with its prediction, right or wrong,
+and where its map fell on the common grid.
 """
 
 from __future__ import annotations
@@ -18,23 +19,24 @@ def column_headers(networks: list[dict], with_truth: bool) -> None:
     if with_truth:
         columns[0].markdown("**The scene**")
     for column, network in zip(columns[int(with_truth):], networks):
-        grid = network.get("cam_grid")
+        grid = network.get("native_grid")
         grid_text = f", map {grid}×{grid}" if isinstance(grid, int) else ""
         column.markdown(f"**{escape_markdown(short_name(str(network['name'])))}**")
         column.caption(f"{int(network['resolution'])} px{grid_text}")
 
 
-def _caption(panel) -> str:
+def _caption(panel, grid: int | None) -> str:
     predicted = escape_markdown(panel.predicted)
-    confidence = units.percent(panel.confidence)
-    if panel.correct is None:
-        return f"predicts **{predicted}** ({confidence})"
+    confidence = f" ({units.percent(panel.confidence)})" if panel.confidence is not None else ""
+    if panel.correct is None and panel.peak_inside is None:
+        return f"predicts **{predicted}**{confidence}"
     mark = ":green[✓ right]" if panel.correct else ":red[✗ wrong]"
+    where = f" on the {grid}×{grid} grid" if isinstance(grid, int) else ""
     peak = "on" if panel.peak_inside else "off"
-    return f"{mark}: {predicted} ({confidence})  \npeak {peak} the object, {units.percent(panel.mass_inside)} of the map inside"
+    return f"{mark}: {predicted}{confidence}  \npeak {peak} the object{where}, {units.percent(panel.mass_inside)} of the map inside"
 
 
-def panel_row(panels: list, truth: tuple[bytes, str] | None = None) -> None:
+def panel_row(panels: list, truth: tuple[bytes, str] | None = None, grid: int | None = None) -> None:
     """One image: (optionally) the scene with its class, then each network's panel."""
     columns = st.columns(len(panels) + int(truth is not None))
     if truth is not None:
@@ -43,4 +45,4 @@ def panel_row(panels: list, truth: tuple[bytes, str] | None = None) -> None:
         columns[0].caption(f"class: **{escape_markdown(class_name)}** (outlined)")
     for column, panel in zip(columns[int(truth is not None):], panels):
         column.image(panel.png, width="stretch")
-        column.caption(_caption(panel))
+        column.caption(_caption(panel, grid))

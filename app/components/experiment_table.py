@@ -1,9 +1,10 @@
-"""The Experiment page's answer: the five networks' measured figures beside the paper's Table 7,
-and one sentence that reads them (with their intervals, whatever the outcome).
+"""The Experiment page's tables: the five networks' measured figures (means ± sd over seeds), each
+attention figure beside what it must be compared with, and the paper's Table 7 for the order.
 
-Pure functions of a results document (plain dicts from results.json): easy to test without a server.
-st.table renders Markdown in its cells, so every text that comes from the file goes through
-escape_markdown; the numbers are formatted here (app.components.units).
+Pure functions of a results document (plain dicts from results.json, format effnet-experiment/2):
+easy to test without a server. No sentence here ranks networks: those come from the document's
+comparisons (effnet.experiment.stats' one rule). st.table renders Markdown in its cells, so every
+text that comes from the file goes through escape_markdown; the numbers are formatted here.
 """
 
 from __future__ import annotations
@@ -17,26 +18,28 @@ from effnet.experiment import TITLES, paper_rows
 
 PAPER_FLOPS = "Paper: FLOPs (its setting)"
 PAPER_TOP1 = "Paper: top-1 (ImageNet)"
+# The budget rule's threshold (effnet.experiment.run.BUDGET_RULE): a network whose validation accuracy
+# still rose by this much over the last fifth of training is marked as still learning.
+STILL_RISING = 0.02
 
 
 def _number(value) -> float | None:
     return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
 
-def percent_with_interval(network: dict, key: str) -> str:
-    """'71.2 % (68.9–73.4)', with ', ± 1.2 sd' over seeds when there are several; '–' when missing."""
-    value = _number(network.get(key))
-    if value is None:
+def mean_sd(network: dict, key: str) -> str:
+    """'71.2 % ± 1.3' (the mean over seeds ± their sd, in points); '71.2 %' for one seed; '–' when missing."""
+    mean = _number(network.get(f"{key}_mean"))
+    if mean is None:
+        mean = _number(network.get(key))
+    if mean is None:
         return units.NOT_A_NUMBER
-    text = units.percent(value)
-    interval = network.get(f"{key}_ci")
-    if isinstance(interval, list) and len(interval) == 2 and None not in (_number(interval[0]), _number(interval[1])):
-        low, high = units.percent(interval[0]), units.percent(interval[1])
-        text += f" ({low.removesuffix(' %')}–{high.removesuffix(' %')})"
     spread = _number(network.get(f"{key}_sd"))
-    if spread is not None:
-        text += f", ± {units.percent(spread).removesuffix(' %')} sd"
-    return text
+    return units.percent(mean) + (f" ± {100 * spread:.1f}" if spread is not None else "")
+
+
+def seeds_of(network: dict) -> int:
+    return len(network.get("seeds") or [])
 
 
 def scaling(network: dict) -> str:
@@ -57,11 +60,20 @@ def network_label(network: dict) -> str:
     return f"{label} ({ratios})" if ratios else label
 
 
-def answer_table(document: dict) -> pd.DataFrame:
-    """One row per network: d, w, r, parameters, multiply-adds, accuracy, attention, chance level,
-    and the paper's Table 7 row (its FLOPs and ImageNet top-1, from effnet.paper), labelled as the paper's."""
+def last_fifth_gain(network: dict) -> str:
+    """'+0.4 pts' or '+6.1 pts: still rising' (the budget rule's 2 points or more); '–' when unknown."""
+    gain = _number(network.get("last_fifth_validation_gain"))
+    if gain is None:
+        return units.NOT_A_NUMBER
+    text = f"{100 * gain:+.1f} pts"
+    return f"{text}: still rising" if gain >= STILL_RISING else text
+
+
+def accuracy_table(document: dict) -> pd.DataFrame:
+    """One row per network: d, w, r, parameters, multiply-adds, test accuracy (mean ± sd over n seeds),
+    the last-fifth validation gain, and the paper's Table 7 row (its FLOPs and ImageNet top-1), labelled
+    as the paper's."""
     paper = paper_rows()
-    masked = any("pointing_game" in n for n in document["networks"])
     rows = []
     for network in document["networks"]:
         row = {
@@ -71,16 +83,10 @@ def answer_table(document: dict) -> pd.DataFrame:
             "r (px)": str(int(network["resolution"])),
             "Parameters": units.si(network["params"]),
             "Multiply-adds": units.si(network["macs"]),
-            "Test accuracy (95% CI)": percent_with_interval(network, "test_accuracy"),
+            "Seeds": str(seeds_of(network)),
+            "Test accuracy (± sd)": mean_sd(network, "test_accuracy"),
+            "Validation gain, last fifth": last_fifth_gain(network),
         }
-        if masked:
-            row["Pointing game (95% CI)"] = percent_with_interval(network, "pointing_game")
-            row["Mass inside (95% CI)"] = percent_with_interval(network, "mass_inside")
-            row["Chance level"] = units.percent(_number(network.get("object_share")))
-        else:
-            scores = network.get("faithfulness") or {}
-            row["Keep highlighted"] = units.si(_number(scores.get("keep_highlighted")))
-            row["ROAD (most relevant first)"] = units.si(_number(scores.get("road_most_relevant_first")))
         published = paper.get(str(network.get("name")), {})
         flops, top1 = _number(published.get("flops_b")), _number(published.get("top1"))
         row[PAPER_FLOPS] = f"{units.si(flops * 1e9)} ({published['setting']})" if flops is not None else units.NOT_A_NUMBER
@@ -89,37 +95,61 @@ def answer_table(document: dict) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _overlap(a: dict, b: dict, key: str) -> bool | None:
-    intervals = [n.get(f"{key}_ci") for n in (a, b)]
-    if not all(isinstance(i, list) and len(i) == 2 and None not in (_number(i[0]), _number(i[1])) for i in intervals):
+def has_masks(document: dict) -> bool:
+    return any(_number(n.get("pointing_game_common_mean")) is not None for n in document["networks"])
+
+
+def attention_table(document: dict) -> pd.DataFrame:
+    """One row per network. With masks: the common-grid pointing game and mass inside (means ± sd), each
+    beside this network's own chance level; then the native grid's pointing game with its grid, its
+    one-cell ceiling and its chance level (not comparable across networks). Without masks (photos):
+    pytorch-grad-cam's faithfulness figures."""
+    grid = document.get("common_grid")
+    common = f"{grid}×{grid}" if isinstance(grid, int) else "common"
+    rows = []
+    for network in document["networks"]:
+        row = {"Network": short_name(str(network.get("name", ""))).capitalize()}
+        if has_masks(document):
+            native = network.get("native_grid")
+            row[f"Pointing game, common {common} (its chance)"] = (
+                f"{mean_sd(network, 'pointing_game_common')} "
+                f"({units.percent(_number(network.get('pointing_game_common_chance')))})")
+            row[f"Mass inside, common {common} (its chance)"] = (
+                f"{mean_sd(network, 'mass_inside_common')} "
+                f"({units.percent(_number(network.get('mass_inside_common_chance')))})")
+            grid_text = f"{native}×{native}" if isinstance(native, int) else units.NOT_A_NUMBER
+            row["Pointing game, native grid (ceiling, chance)"] = (
+                f"{grid_text}: {mean_sd(network, 'pointing_game_native')} "
+                f"({units.percent(_number(network.get('pointing_game_native_ceiling')))}, "
+                f"{units.percent(_number(network.get('pointing_game_native_chance')))})")
+        else:
+            scores = network.get("faithfulness") or {}
+            row["Keep highlighted"] = units.si(_number(scores.get("keep_highlighted")))
+            row["ROAD (most relevant first)"] = units.si(_number(scores.get("road_most_relevant_first")))
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def size_table(document: dict) -> pd.DataFrame | None:
+    """Per network and object-size third: test accuracy / common-grid pointing game (means over seeds);
+    None when the results have no figures by size."""
+    sized = [n for n in document["networks"] if isinstance(n.get("by_object_size"), dict)]
+    if not sized:
         return None
-    (low_a, high_a), (low_b, high_b) = intervals
-    return low_a <= high_b and low_b <= high_a
+    rows = []
+    for network in sized:
+        row = {"Network": short_name(str(network.get("name", ""))).capitalize()}
+        for group in network["by_object_size"].get("groups") or []:
+            row[f"{group.get('group', '?')} objects"] = (f"{units.percent(_number(group.get('test_accuracy')))} / "
+                                                         f"{units.percent(_number(group.get('pointing_game_common')))}")
+        rows.append(row)
+    return pd.DataFrame(rows)
 
 
-def verdict(document: dict) -> list[str]:
-    """Sentences reading the measured answer: compound against the best single-dimension network,
-    for accuracy and for the pointing game, saying when the 95% intervals overlap."""
-    networks = {str(n.get("name")): n for n in document["networks"]}
-    compound = networks.get("compound")
-    singles = [networks[name] for name in ("depth", "width", "resolution") if name in networks]
-    if compound is None or not singles:
-        return []
-    sentences = []
-    for key, what in (("test_accuracy", "test accuracy"), ("pointing_game", "pointing game (the map's peak on the object)")):
-        if _number(compound.get(key)) is None or any(_number(n.get(key)) is None for n in singles):
-            continue
-        best = max(singles, key=lambda n: n[key])
-        ahead = compound[key] > best[key]
-        relation = "ahead of" if ahead else ("level with" if compound[key] == best[key] else "behind")
-        overlap = _overlap(compound, best, key)
-        reading = ""
-        if overlap is True:
-            reading = ": their 95% intervals overlap, so this run does not separate them"
-        elif overlap is False:
-            reading = ": their 95% intervals do not overlap"
-        sentences.append(
-            f"**{what.capitalize()}**: compound {units.percent(compound[key])}, {relation} the best single dimension "
-            f"({short_name(str(best['name']))}, {units.percent(best[key])}){reading}."
-        )
-    return sentences
+def size_cuts(document: dict) -> list[float] | None:
+    """The two cut points between the size thirds (the target's diameter as a share of the image side)."""
+    for network in document["networks"]:
+        cuts = (network.get("by_object_size") or {}).get("cuts") if isinstance(network.get("by_object_size"), dict) else None
+        if isinstance(cuts, list) and len(cuts) == 2 and all(_number(c) is not None for c in cuts):
+            return [float(c) for c in cuts]
+    return None

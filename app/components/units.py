@@ -111,6 +111,18 @@ def duration_ms(milliseconds: float) -> str:
     return ("-" if milliseconds < 0 else "") + f"{_digits(value) if value < 1000 else f'{value:,.0f}'} {unit}"
 
 
+def wall_time(seconds: float | None) -> str:
+    """A long run's wall-clock time: '42 s', '12.3 min', '3.25 h'; 'not recorded' when missing or zero
+    (a run that took no time was not timed)."""
+    if seconds is None or not math.isfinite(seconds) or seconds <= 0:
+        return "not recorded"
+    if seconds < 100:
+        return f"{_digits(_round_significant(seconds, 3))} s"
+    if seconds < 100 * 60:
+        return f"{_digits(_round_significant(seconds / 60, 3))} min"
+    return f"{_digits(_round_significant(seconds / 3600, 3)) if seconds < 1000 * 3600 else f'{seconds / 3600:,.0f}'} h"
+
+
 def duration_range_ms(low: float, high: float) -> str:
     """A spread in one unit, the unit of its upper end: '199–297 ms', '1.95–2.10 s'."""
     upper = duration_ms(high)

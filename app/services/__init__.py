@@ -5,8 +5,10 @@
 - `latency`: on-demand timing through effnet.measure_latency (which serialises measurements).
 - `cam`: trained, untrained and checkpoint networks (`st.cache_resource`, shared and read-only)
   and their class-activation maps (`st.cache_data`, keyed by the image's hash and the settings).
-- `plans`: the matched-FLOPs plan of a configuration (`st.cache_data` by value; no torch).
-- `experiment`: the experiment's results.json (by file version), its trained networks
-  (`st.cache_resource`) and their Grad-CAM panels on held-out scenes and uploads (`st.cache_data`).
+- `plans`: the matched-FLOPs plan of a configuration (`st.cache_data` by value; no torch), and the
+  experiment's base as its command line builds it (effnet.experiment.run.base_config).
+- `experiment`: the experiment's results.json (by file version), its trained networks rebuilt from
+  their stored configurations (`st.cache_resource`), effnet.experiment.panels' pictures of them
+  (`st.cache_data`), and the verdicts the Learn page cites (`lab_verdicts`).
 - `training`: the one training subprocess a server runs at a time, and its progress (a lock).
 """

@@ -1,49 +1,50 @@
-"""The Experiment page's services: results read once per file version, the five trained networks
-loaded once per checkpoint and shared, and their Grad-CAM panels on held-out scenes cached by value.
+"""The Experiment page's services (and the Learn page's citation of it): results read once per file
+version, the trained networks loaded once per checkpoint and shared, and their panels cached by value.
 
 - `load_results(folder)`: effnet.experiment.read_results, cached by the file's path, mtime and size
   (`st.cache_data`: every caller gets its own copy). Raises ResultsError with one line.
-- `network_model(...)`: a plain state dict read with torch.load(weights_only=True) into
-  effnet.build (`st.cache_resource`: one model per checkpoint for every session; read-only, in eval
-  mode). effnet.cam.cam_batch holds the model's own lock while it computes, so sessions can share it.
-- `scene_panels(...)`, `upload_panels(...)`: the maps, drawn as PNG bytes (`st.cache_data`).
+- `network_model(folder, network)`: effnet.experiment.panels.load_checkpoint, the network rebuilt from
+  its exact configuration in results.json (`st.cache_resource`: one model per checkpoint for every
+  session; read-only, in eval mode; effnet.cam.cam_batch holds the model's lock while it computes).
+- `scene_panels`, `watch_panels`, `upload_panels`, `sample_grid_png`: effnet.experiment.panels'
+  pictures as PNG bytes (`st.cache_data`).
+- `lab_verdicts(task)`: the measured verdicts on compound scaling against each single dimension, read
+  from the same results the Experiment page shows; the Learn page cites them through this function,
+  so the two pages cannot tell two stories.
 
-Each network sees a scene rendered at its own resolution (effnet.experiment.synthetic.render), never an
-enlarged small image; the panel shows that input enlarged to one display size with nearest-neighbour
-pixels (what the network saw), the map enlarged bilinearly, and the object's outline from the same
-scene rendered at the display size (the ground truth, not a blocky enlargement of a small mask).
+Nothing here scores a map, solves a plan or draws a picture: effnet.experiment.panels does. torch is
+imported only when a network is loaded, so the Learn page can cite the results without it.
 """
 
 from __future__ import annotations
 
-import io
+import json
 import math
 import os
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import streamlit as st
-import torch
 from PIL import Image
 
-import effnet
 from effnet.experiment import ResultsError, read_results
-from effnet.experiment.plan import layer_counts
-from effnet.scaling import B0_STAGES
 
 ROOT = Path(__file__).resolve().parents[2]
-RESULTS_ENV = "EFFNET_EXPERIMENT_RESULTS"  # a results folder (or results.json) to show instead of the committed one
-DEFAULT_RESULTS = ROOT / "results" / "experiment"
-DISPLAY = 192  # every panel's side on screen, in pixels
-OUTLINE = (255, 255, 255)
-_CONFIG_HASH = {effnet.ScalingConfig: repr}
+# The two tasks: the committed small-object run, and the large-object one (objects fill 35-90% of the
+# side). Each folder can be replaced by an environment variable (a results folder or results.json).
+TASKS = {
+    "small": ("EFFNET_EXPERIMENT_RESULTS", ROOT / "results" / "experiment"),
+    "large": ("EFFNET_EXPERIMENT_RESULTS_LARGE", ROOT / "results" / "experiment-large"),
+}
+SINGLE_DIMENSIONS = ("depth", "width", "resolution")
+CITED_METRICS = ("test_accuracy", "pointing_game_common")  # what the paper claims: accuracy (Table 7), attention (Figure 7)
 
 
-def results_folder() -> Path:
-    """Where the committed results are: $EFFNET_EXPERIMENT_RESULTS, or results/experiment."""
-    configured = os.environ.get(RESULTS_ENV, "").strip()
-    return Path(configured) if configured else DEFAULT_RESULTS
+def results_folder(task: str = "small") -> Path:
+    """Where a task's results are: its environment variable, or results/experiment(-large)."""
+    variable, default = TASKS[task]
+    configured = os.environ.get(variable, "").strip()
+    return Path(configured) if configured else default
 
 
 def results_path(folder: str | Path) -> Path:
@@ -73,233 +74,127 @@ def load_results(folder: str | Path) -> tuple[dict, tuple[int, int]]:
 
 
 # ---------------------------------------------------------------------------------------------
-# Networks
-# ---------------------------------------------------------------------------------------------
-def _base_settings(document: dict) -> dict:
-    """The base's family, dropout and batch-norm settings (a preset base keeps its own: B5-B7 use eps 1e-3)."""
-    name = str((document.get("base") or {}).get("name", "")).strip().lower()
-    if name in effnet.PRESETS:
-        preset = effnet.preset(name)
-        return dict(variant=preset.variant, dropout=preset.dropout, batch_norm_eps=preset.batch_norm_eps,
-                    batch_norm_momentum=preset.batch_norm_momentum)
-    return {}
-
-
-@st.cache_data(max_entries=16, show_spinner=False)
-def _planned(base: tuple, flops_multiple: float, num_classes: int, settings: tuple) -> dict[str, effnet.ScalingConfig]:
-    """The plan's exact configurations for a recorded base and multiple (closed form), by network name."""
-    from effnet.experiment import matched_plan
-
-    try:
-        config = effnet.ScalingConfig(depth=base[0], width=base[1], resolution=base[2], num_classes=num_classes,
-                                      **dict(settings))
-        return {network.name: network.config for network in matched_plan(config, flops_multiple)}
-    except (effnet.ConfigError, ValueError, TypeError):
-        return {}
-
-
-def network_config(document: dict, network: dict) -> effnet.ScalingConfig:
-    """The configuration a network of `document` was trained in.
-
-    results.json keeps depth and width to 4 decimals, and that can change the network: depth 8/3
-    written as 2.6667 gives ceil(2.6667 * 3) = 9 layers in a 3-repeat stage instead of 8, and a
-    rounded width can move a layer's channels by 8. So the exact configuration is recovered: the
-    plan's (matched_plan of the recorded base and multiple, closed form), else the written values
-    nudged within their rounding, whichever has the recorded parameter count and layers; else the
-    written values as they are (the checkpoint then fails to load, with one line naming it)."""
-    settings = _base_settings(document)
-    num_classes = len(document["dataset"]["classes"])
-    written = effnet.ScalingConfig(depth=float(network["depth"]), width=float(network["width"]),
-                                   resolution=int(network["resolution"]), num_classes=num_classes, **settings)
-    params = network.get("params")
-    layers = network.get("layers") if isinstance(network.get("layers"), list) else None
-
-    def fits(config: effnet.ScalingConfig | None) -> bool:
-        if config is None or config.resolution != written.resolution:
-            return False
-        if layers is not None and len(layers) == len(B0_STAGES) and layer_counts(config) != layers:
-            return False
-        return not isinstance(params, int) or effnet.profile(config).params == params
-
-    base = document.get("base") or {}
-    multiple = finite(document.get("flops_multiple"))
-    if all(finite(base.get(key)) is not None for key in ("depth", "width", "resolution")) and multiple is not None:
-        planned = _planned((float(base["depth"]), float(base["width"]), int(base["resolution"])), multiple, num_classes,
-                           tuple(sorted(settings.items()))).get(str(network.get("name")))
-        if fits(planned):
-            return planned
-    depths = [written.depth]
-    if layers is not None and len(layers) == len(B0_STAGES):
-        depths.insert(0, min(int(count) / stage.repeats for count, stage in zip(layers, B0_STAGES)))
-    widths = [written.width] + [written.width + step * 1e-5 for step in (-5, -4, -3, -2, -1, 1, 2, 3, 4, 5)]
-    for depth in depths:
-        for width in widths:
-            try:
-                candidate = replace(written, depth=depth, width=width)
-            except effnet.ConfigError:
-                continue
-            if fits(candidate):
-                return candidate
-    return written
-
-
-@st.cache_resource(max_entries=15, show_spinner=False, hash_funcs=_CONFIG_HASH)
-def _model(checkpoint: str, stamp: tuple[int, int], config: effnet.ScalingConfig) -> torch.nn.Module:
-    state = torch.load(checkpoint, map_location="cpu", weights_only=True)
-    model = effnet.build(config, state_dict=state)
-    model.eval()
-    return model
-
-
-def network_model(folder: str | Path, document: dict, network: dict) -> torch.nn.Module:
-    """The trained network (shared and read-only); ResultsError naming the checkpoint if it cannot load."""
-    folder = results_path(folder).parent
-    checkpoint = folder / str(network.get("checkpoint") or f"{network['name']}.pt")
-    if not checkpoint.is_file():
-        raise ResultsError(f"{network['name']}'s checkpoint {checkpoint.name} is missing from {folder}")
-    try:
-        return _model(str(checkpoint), _stamp(checkpoint), network_config(document, network))
-    except (ValueError, RuntimeError, OSError, KeyError, TypeError) as error:  # WeightsError, ConfigError, pickle
-        first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise ResultsError(f"{network['name']}'s checkpoint {checkpoint.name} does not load: {first_line}") from None
-
-
-# ---------------------------------------------------------------------------------------------
-# Panels
+# What the lab measured, for any page that states the paper's claim
 # ---------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
-class MapPanel:
-    """One network's map of one image, ready to show."""
+class LabVerdicts:
+    """The verdicts of one task's results on compound scaling against each single dimension."""
 
-    network: str  # its name in results.json (baseline, depth, ...)
-    png: bytes  # the input as the network saw it, the map over it, the object's outline
-    predicted: str
-    confidence: float  # softmax probability of the predicted class
-    correct: bool | None  # None where the truth is unknown (an upload)
-    peak_inside: bool | None  # pointing game for this image (None without a mask)
-    mass_inside: float | None  # share of the map's mass on the object
+    folder: str
+    seeds: int  # 0 when there are no results
+    comparisons: tuple[dict, ...]  # the document's own comparisons: compound against depth, width, resolution
+    message: str  # why there is no verdict to cite ('' when every comparison was decided by the rule)
 
-
-def _normalised(images: np.ndarray, document: dict) -> torch.Tensor:
-    """uint8 (N, R, R, 3) -> the experiment's input: (x / 255 - mean) / std (effnet.experiment.train.Normaliser)."""
-    normalisation = document["dataset"].get("normalisation") or {}
-    mean = torch.tensor(normalisation.get("mean", [0.5] * 3), dtype=torch.float32).view(1, 3, 1, 1)
-    std = torch.tensor(normalisation.get("std", [0.25] * 3), dtype=torch.float32).view(1, 3, 1, 1)
-    x = torch.from_numpy(np.ascontiguousarray(images.transpose(0, 3, 1, 2))).float() / 255
-    return (x - mean) / std
+    def sentences(self, metric: str) -> list[str]:
+        """The document's sentences (effnet.experiment.stats' rule) for `metric`, as written in the file."""
+        return [str(c.get("sentence", "")) for c in self.comparisons if c.get("metric") == metric]
 
 
-def _outline(mask: np.ndarray, thickness: int = 2) -> np.ndarray:
-    """The boundary pixels of a bool mask (inside pixels with a neighbour outside), `thickness` wide."""
-    inner = mask.copy()
-    for _ in range(thickness):
-        padded = np.pad(inner, 1, constant_values=False)
-        inner = inner & padded[:-2, 1:-1] & padded[2:, 1:-1] & padded[1:-1, :-2] & padded[1:-1, 2:]
-    return mask & ~inner
+def compound_comparisons(document: dict, metrics=CITED_METRICS) -> list[dict]:
+    """The comparisons of compound against each single dimension on `metrics`, in the document's order."""
+    chosen = []
+    for comparison in document.get("comparisons") or []:
+        if not isinstance(comparison, dict) or comparison.get("metric") not in metrics:
+            continue
+        pair = {comparison.get("a"), comparison.get("b")}
+        if "compound" in pair and pair & set(SINGLE_DIMENSIONS):
+            chosen.append(comparison)
+    return chosen
 
 
-def _overlay(image: np.ndarray, heatmap: np.ndarray | None, outline: np.ndarray | None) -> bytes:
-    """PNG: the network's input enlarged to DISPLAY (nearest: its real pixels), the map (jet, half
-    opacity, bilinear), and the outline in white."""
-    import cv2  # pytorch-grad-cam's dependency; effnet.cam uses the same colour map
-
-    base = np.asarray(Image.fromarray(image).resize((DISPLAY, DISPLAY), Image.Resampling.NEAREST), dtype=np.float32)
-    if heatmap is not None:
-        grid = np.asarray(Image.fromarray(heatmap.astype(np.float32), mode="F").resize((DISPLAY, DISPLAY), Image.Resampling.BILINEAR))
-        colours = cv2.cvtColor(cv2.applyColorMap(np.uint8(np.clip(grid, 0, 1) * 255), cv2.COLORMAP_JET), cv2.COLOR_BGR2RGB)
-        base = 0.5 * base + 0.5 * colours
-    picture = np.uint8(np.clip(np.rint(base), 0, 255))
-    if outline is not None:
-        picture[outline] = OUTLINE
-    buffer = io.BytesIO()
-    Image.fromarray(picture).save(buffer, format="PNG")
-    return buffer.getvalue()
+def seed_count(document: dict) -> int:
+    seeds = document.get("seeds")
+    if isinstance(seeds, list) and seeds:
+        return len(seeds)
+    return min((len(n.get("seeds") or []) for n in document["networks"]), default=0)
 
 
-def _maps(model: torch.nn.Module, images: np.ndarray, document: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(maps (N, R, R) in [0, 1], predicted classes (N,), their probabilities (N,)) at the results' CAM layer."""
-    from effnet.cam import cam_batch
+def no_verdict_line(seeds: int) -> str:
+    """The one line a page shows instead of a ranking when there are too few seeds."""
+    from effnet.experiment.stats import MIN_SEEDS
 
-    layer = (document.get("cam") or {}).get("layer") or "stage6"
-    maps, logits = cam_batch(model, _normalised(images, document), layer)
-    probabilities = torch.softmax(logits.float(), dim=1)
-    confidence, predicted = probabilities.max(dim=1)
-    return maps, predicted.numpy(), confidence.numpy()
+    return (f"{seeds} seed{'s' if seeds != 1 else ''}: no verdict (at least {MIN_SEEDS} are needed before "
+            "any network is ranked above another).")
 
 
-def scene_truth(seed: int, index: int) -> tuple[bytes, str]:
-    """(PNG of held-out 'show' scene `index` at the display size with its object outlined, its class)."""
-    from effnet.experiment import synthetic
+def lab_verdicts(task: str = "small", folder: str | Path | None = None) -> LabVerdicts:
+    """What the committed (or configured) results of `task` say about compound scaling; never raises."""
+    folder = results_folder(task) if folder is None else Path(folder)
+    try:
+        document, _ = load_results(folder)
+    except ResultsError as error:
+        return LabVerdicts(str(folder), 0, (), f"The lab has no measurement to cite here: {error}.")
+    seeds = seed_count(document)
+    chosen = tuple(compound_comparisons(document))
+    if not chosen:
+        return LabVerdicts(str(folder), seeds, (), "The lab's results compare no network with compound scaling.")
+    if all(c.get("verdict") == "no verdict" for c in chosen):
+        return LabVerdicts(str(folder), seeds, chosen, no_verdict_line(seeds))
+    return LabVerdicts(str(folder), seeds, chosen, "")
 
-    item = synthetic.scene(seed, "show", index)
-    image, mask = synthetic.render(item, DISPLAY)
-    return _overlay(image, None, _outline(mask)), item.class_name
+
+# ---------------------------------------------------------------------------------------------
+# Networks
+# ---------------------------------------------------------------------------------------------
+@st.cache_resource(max_entries=15, show_spinner=False)
+def _model(checkpoint: str, stamp: tuple[int, int], config_json: str):
+    from effnet.experiment import panels
+    from effnet.scaling import ScalingConfig
+
+    return panels.load_checkpoint(checkpoint, ScalingConfig(**json.loads(config_json)))
+
+
+def network_model(folder: str | Path, network: dict):
+    """A network of the results, rebuilt from its exact configuration (shared and read-only);
+    ResultsError naming the network and its checkpoint (one line) if it cannot load."""
+    from effnet.experiment import panels
+
+    checkpoint = panels.checkpoint_path(results_path(folder).parent, network)
+    panels.network_config(network)  # checks the fields (one line) before they become a cache key
+    try:
+        return _model(str(checkpoint), _stamp(checkpoint), json.dumps(network["config"], sort_keys=True))
+    except ResultsError as error:
+        raise ResultsError(f"{network['name']}'s {error}") from None
+
+
+def _models(folder: str, document: dict) -> dict:
+    return {network["name"]: network_model(folder, network) for network in document["networks"]}
 
 
 @st.cache_data(max_entries=24, show_spinner=False)
-def scene_panels(folder: str, stamp: tuple[int, int], seed: int, start: int, count: int) -> list[tuple[bytes, str, list[MapPanel]]]:
-    """For scenes start .. start + count - 1 of the held-out 'show' split of data seed `seed`:
-    (the scene with its outline, its class, one MapPanel per network). `stamp` keys the cache to the
-    results file's version. Raises ResultsError when a checkpoint does not load."""
-    from effnet.experiment import synthetic
-    from effnet.experiment.evaluate import mass_inside, pointing_game
+def scene_panels(folder: str, stamp: tuple[int, int], start: int, count: int) -> list:
+    """effnet.experiment.panels.scene_panels of the results in `folder` (`stamp` keys the file's version)."""
+    from effnet.experiment import panels
 
     document, _ = load_results(folder)
-    classes = [str(name) for name in document["dataset"]["classes"]]
-    items = [synthetic.scene(seed, "show", start + i) for i in range(count)]
-    outlines = [_outline(synthetic.render(item, DISPLAY)[1]) for item in items]
-    rows = [(*scene_truth(seed, start + i), []) for i in range(count)]
-    for network in document["networks"]:
-        model = network_model(folder, document, network)
-        rendered = [synthetic.render(item, int(network["resolution"])) for item in items]
-        images = np.stack([image for image, _ in rendered])
-        masks = np.stack([mask for _, mask in rendered])
-        maps, predicted, confidence = _maps(model, images, document)
-        hits, mass = pointing_game(maps, masks), mass_inside(maps, masks)
-        for i, item in enumerate(items):
-            label = int(predicted[i])
-            rows[i][2].append(MapPanel(
-                network=str(network["name"]), png=_overlay(images[i], maps[i], outlines[i]),
-                predicted=classes[label] if label < len(classes) else str(label), confidence=float(confidence[i]),
-                correct=label == item.label, peak_inside=bool(hits[i]), mass_inside=float(mass[i]),
-            ))
-    return rows
+    return panels.scene_panels(document, _models(folder, document), start, count)
 
 
-def _photo_at(image: Image.Image, resolution: int) -> np.ndarray:
-    """A photo as the experiment's photo sets feed it: shorter side resized, centre-cropped (ImageFolderSource)."""
-    scale = resolution / min(image.size)
-    size = (max(resolution, round(image.width * scale)), max(resolution, round(image.height * scale)))
-    picture = image.convert("RGB").resize(size, Image.Resampling.BILINEAR)
-    left, top = (picture.width - resolution) // 2, (picture.height - resolution) // 2
-    return np.asarray(picture.crop((left, top, left + resolution, top + resolution)))
+@st.cache_data(max_entries=64, show_spinner=False)
+def watch_panels(folder: str, stamp: tuple[int, int], epoch: int) -> list:
+    """effnet.experiment.panels.watch_panels: the watched scenes' maps after `epoch` (no network loaded)."""
+    from effnet.experiment import panels
+
+    document, _ = load_results(folder)
+    return panels.watch_panels(document, epoch)
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
-def upload_panels(folder: str, stamp: tuple[int, int], image_digest: str, _image: Image.Image) -> list[MapPanel]:
-    """One MapPanel per network for an uploaded photo (no mask: no outline, no attention score)."""
+def upload_panels(folder: str, stamp: tuple[int, int], image_digest: str, _image: Image.Image) -> list:
+    """effnet.experiment.panels.photo_panels for an uploaded photo (keyed by its digest)."""
+    from effnet.experiment import panels
+
     document, _ = load_results(folder)
-    classes = [str(name) for name in document["dataset"]["classes"]]
-    panels = []
-    for network in document["networks"]:
-        model = network_model(folder, document, network)
-        image = _photo_at(_image, int(network["resolution"]))
-        maps, predicted, confidence = _maps(model, image[None], document)
-        label = int(predicted[0])
-        panels.append(MapPanel(str(network["name"]), _overlay(image, maps[0], None),
-                               classes[label] if label < len(classes) else str(label), float(confidence[0]),
-                               None, None, None))
-    return panels
+    return panels.photo_panels(document, _models(folder, document), _image)
 
 
 @st.cache_data(max_entries=4, show_spinner=False)
-def sample_grid_png(seed: int, resolution: int = 96) -> bytes:
-    """effnet.experiment.synthetic.sample_grid: one scene per class beside its mask, as PNG."""
-    from effnet.experiment import synthetic
+def sample_grid_png(folder: str, stamp: tuple[int, int], resolution: int) -> bytes:
+    """One held-out scene per class beside its mask, at `resolution` (the base's), as PNG."""
+    from effnet.experiment import panels
 
-    buffer = io.BytesIO()
-    Image.fromarray(synthetic.sample_grid(seed=seed, resolution=resolution)).save(buffer, format="PNG")
-    return buffer.getvalue()
+    document, _ = load_results(folder)
+    return panels.png(panels.sample_picture(document["dataset"], resolution))
 
 
 def finite(value) -> float | None:

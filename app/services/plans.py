@@ -50,15 +50,12 @@ def base_argument(config: effnet.ScalingConfig) -> str:
 
 
 def experiment_base(config: effnet.ScalingConfig, num_classes: int = SYNTHETIC_CLASSES) -> effnet.ScalingConfig:
-    """The base the CLI builds from `base_argument(config)` (effnet.experiment.run.base_config, which
-    needs torch to import): the preset's own settings, or d, w, r as written in the argument."""
-    if config.name:
-        preset = effnet.preset(config.name)
-        return effnet.ScalingConfig(depth=preset.depth, width=preset.width, resolution=preset.resolution,
-                                    variant=preset.variant, num_classes=num_classes, dropout=preset.dropout,
-                                    batch_norm_eps=preset.batch_norm_eps, batch_norm_momentum=preset.batch_norm_momentum)
-    parts = dict((part[0], float(part[1:])) for part in base_argument(config).split(","))
-    return effnet.ScalingConfig(depth=parts["d"], width=parts["w"], resolution=int(parts["r"]), num_classes=num_classes)
+    """The base the CLI builds from `base_argument(config)`: effnet.experiment.run.base_config itself
+    (the experiment's one definition of a base; importing it loads torch, which the Experiment page
+    has loaded anyway)."""
+    from effnet.experiment.run import base_config
+
+    return base_config(base_argument(config), num_classes)
 
 
 def run_command(config: effnet.ScalingConfig, flops_multiple: float, out: str = "results/my-experiment") -> str:

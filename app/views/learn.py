@@ -10,10 +10,13 @@ import streamlit as st
 
 import effnet
 from app.components import units
+from app.components.text import escape_markdown
+from app.services import experiment as experiment_results
 
 BUILD = "views/build.py"
 ATTENTION = "views/attention.py"
 EXPERIMENT = "views/experiment.py"
+TASK_NAMES = {"small": "small-object task", "large": "large-object task"}
 B0 = {"preset": "Custom", "family": "B", "mode": "Manual", "depth": "1", "width": "1", "resolution": "224"}
 
 
@@ -91,10 +94,12 @@ def render() -> None:
              r"\text{subject to}\ \ \alpha \cdot \beta^{2} \cdot \gamma^{2} \approx 2,\quad \alpha, \beta, \gamma \ge 1")
     st.markdown(
         f"A small grid search at φ = 1 found α = {effnet.ALPHA}, β = {effnet.BETA}, γ = {effnet.GAMMA}. "
-        "Then φ is raised to get B1 … B7. Balanced scaling beats any single dimension at the same FLOPs "
-        "(the paper's Table 3 and Figure 8): a bigger image needs more layers to see it and more channels "
-        "to hold its finer patterns. The published B1–B7 are rounded versions of this rule, not exactly α^φ."
+        "Then φ is raised to get B1 … B7. The paper finds that balanced scaling beats any single dimension at "
+        "the same FLOPs (its Table 3 and Figure 8, on ImageNet), and explains it: a bigger image needs more layers "
+        "to see it and more channels to hold its finer patterns. The published B1–B7 are rounded versions of "
+        "this rule, not exactly α^φ."
     )
+    st.markdown(lab_citation("test_accuracy"))
     _show_me("Show me: the α·β²·γ² chart ④ and the paper's Table 3 in chart ③", focus="constraint", mode="Compound",
              phi="3")
 
@@ -179,6 +184,24 @@ def roofline_section() -> None:
                  icon=":material/arrow_forward:", query_params={"preset": "V2-S", "focus": "roofline"})
 
 
+def lab_citation(metric: str) -> str:
+    """What the lab measured on the paper's claim for `metric`, as one Markdown paragraph: the committed
+    results' own sentences (app.services.experiment.lab_verdicts, the reader the Experiment page uses),
+    or the one line saying why there is no verdict. Never typed here, so the pages cannot drift apart."""
+    what = {"test_accuracy": "accuracy", "pointing_game_common": "where the maps point"}.get(metric, metric)
+    parts = []
+    for task in ("small", "large"):
+        verdicts = experiment_results.lab_verdicts(task)
+        if task == "large" and verdicts.seeds == 0:
+            continue  # the second task has not been run: the Experiment page says so
+        if verdicts.message:
+            parts.append(f"{TASK_NAMES[task]}: {verdicts.message}")
+        else:
+            seeds = f"{verdicts.seeds} seed{'s' if verdicts.seeds != 1 else ''}"
+            parts.append(f"{TASK_NAMES[task]}, {seeds}: " + " ".join(verdicts.sentences(metric)))
+    return f"**What the lab measured** ({what}; Experiment page): " + escape_markdown(" ".join(parts))
+
+
 def experiment_section() -> None:
     """The experiment behind the claim: Table 7 redone in the lab, with a link to the Experiment page."""
     from effnet.experiment import paper_rows
@@ -193,12 +216,15 @@ def experiment_section() -> None:
         f"({paper['compound']['setting']}, {paper['compound']['top1']:.1f} %). Its Figure 7 adds that the compound "
         "network's class-activation maps cover the object better, judged by eye.\n\n"
         "The lab redoes it on a small scale you can check: five networks (the baseline and the four scaled ones, "
-        "matched to the same multiply-adds within 3 %) trained from scratch with one recipe on seeded synthetic "
-        "scenes whose every image comes with the mask of its object. Attention is then measured instead of "
-        "judged: the **pointing game** (does the map's peak fall on the object?) and the **mass inside** (what "
-        "share of the map lies on it), each against chance, the object's share of the image. Every figure comes "
-        "with its 95 % interval, and the result is shown whatever it is."
+        "matched to the same multiply-adds within 3 %) trained from scratch with one recipe, once per seed, on "
+        "seeded synthetic scenes whose every image comes with the mask of its object. Attention is then measured "
+        "instead of judged, on one common grid for every network: the **pointing game** (does the map's peak fall "
+        "on the object?) and the **mass inside** (what share of the map lies on it), each beside that network's own "
+        "chance level (its maps scored against other scenes' masks). A network is said to beat another only when "
+        "one rule, applied to the paired results of every seed, allows it; the result is shown whatever it is."
     )
+    st.markdown(lab_citation("test_accuracy"))
+    st.markdown(lab_citation("pointing_game_common"))
     st.page_link(EXPERIMENT, label="Open the experiment: five networks at the same FLOPs, measured",
                  icon=":material/arrow_forward:")
 

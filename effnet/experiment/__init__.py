@@ -8,6 +8,8 @@ FLOPs, trained from scratch and measured for accuracy and for where their Grad-C
               or pytorch-grad-cam's faithfulness metrics on photos
     run       run_experiment: all of it, into results.json and one state dict per network
     results   read_results: the page's and the CLI's reader (no torch)
+    panels    load_network, scene_panels, watch_panels, photo_panels: pictures of a finished run
+              (networks rebuilt from their stored configurations; maps scored on the common grid)
 
 Only `plan` and `results` import at once; the rest needs torch and is imported on first use.
 """
@@ -26,6 +28,7 @@ _LAZY = {
     "train": ("Recipe", "train_network"),
     "evaluate": ("evaluate_network", "mass_inside", "pointing_game", "wilson_interval", "faithfulness"),
     "run": ("BASES", "base_config", "run_experiment"),
+    "panels": ("load_network", "scene_panels", "watch_panels", "photo_panels"),
 }
 _LAZY_NAMES = {name: module for module, names in _LAZY.items() for name in names}
 

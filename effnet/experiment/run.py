@@ -280,7 +280,7 @@ def results_document(out: Path, source, base: str, flops_multiple: float, recipe
                         "bilinearly to the input; the native grid grows with the resolution (5 x 5 at 80 px, "
                         "11 x 11 at 176 px), so networks are compared on one common grid (the coarsest): maps "
                         "and masks pooled to it, a hit being a peak cell that touches the object."},
-        "verdict_rule": stats.verdict.__doc__.split("\n\n")[0].replace("\n    ", " ").strip(),
+        "verdict_rule": " ".join(stats.verdict.__doc__.split("\n\n")[1].split()).replace("MIN_SEEDS", str(stats.MIN_SEEDS)),
         "paper": paper_rows(),
         "networks": networks,
         "comparisons": comparisons,
