@@ -15,12 +15,10 @@ from app.components import units
 from app.components.experiment_charts import short_name
 from app.components.text import escape_markdown
 from effnet.experiment import TITLES, paper_rows
+from effnet.experiment.results import STILL_RISING
 
 PAPER_FLOPS = "Paper: FLOPs (its setting)"
 PAPER_TOP1 = "Paper: top-1 (ImageNet)"
-# The budget rule's threshold (effnet.experiment.run.BUDGET_RULE): a network whose validation accuracy
-# still rose by this much over the last fifth of training is marked as still learning.
-STILL_RISING = 0.02
 
 
 def _number(value) -> float | None:

@@ -12,6 +12,9 @@ format-2 results.json beside them, with the checkpoints renamed `<name>-seed0.pt
 run did not record stays absent, and says so: it had no validation split (its per-epoch accuracy
 was on the test scenes, kept as `test_accuracy` in the history), no replicates (one seed: no
 verdict), and dropout and stochastic depth 0.2 (the config's own).
+
+Run again on a folder it has rescored, it re-derives results.json from the stored per-image figures
+(`runs/<name>-seed0.npz`) without running any network: the statistics may change, the scores not.
 """
 
 from __future__ import annotations
@@ -41,6 +44,8 @@ def rescore(folder: str | Path, progress=None) -> dict:
         old = json.loads((folder / "results.json").read_text())
     except (OSError, json.JSONDecodeError):
         raise ResultsError(f"no readable results.json in {folder}") from None
+    if old.get("format") == FORMAT and old.get("rescored"):
+        return _restate(folder, old, progress)
     if old.get("format") != OLD_FORMAT:
         raise ResultsError(f"{folder / 'results.json'} is not in the older format {OLD_FORMAT} (it says {old.get('format')!r})")
     dataset = old["dataset"]
@@ -93,3 +98,29 @@ def rescore(folder: str | Path, progress=None) -> dict:
     if progress is not None:
         progress(1.0, "done")
     return document
+
+
+def _restate(folder: Path, document: dict, progress=None) -> dict:
+    """results.json of a rescored folder made again from its records and per-image figures."""
+    dataset = document["dataset"]
+    source = SyntheticSource(dataset["train_size"], dataset["test_size"], seed=dataset["seed"], easy=dataset.get("easy", False))
+    plan = matched_plan(base_config(document["base"]["name"], len(dataset["classes"])), document["flops_multiple"])
+    rows = {row["name"]: row for row in plan_as_dicts(plan)}
+    names = {network["name"] for network in document["networks"]}
+    chosen = [planned for planned in plan if planned.name in names]
+    records, per_image = {}, {}
+    for planned in chosen:
+        records[planned.name] = [json.loads((folder / "runs" / f"{planned.name}-seed0.json").read_text())]
+        with np.load(folder / "runs" / f"{planned.name}-seed0.npz") as stored:
+            per_image[planned.name] = [{key: stored[key] for key in stored.files}]
+    recipe = Recipe(**{k: v for k, v in document["recipe"].items() if k in Recipe.__dataclass_fields__})
+    fresh = results_document(folder, source, document["base"]["name"], document["flops_multiple"], recipe, (0,),
+                             pick_device("cpu"), plan, rows, chosen, records, per_image, document["common_grid"],
+                             document.get("command", ""))
+    for key in ("created", "device", "threads", "versions", "rescored", "task"):
+        fresh[key] = document.get(key)
+    fresh["dataset"]["val_size"] = 0
+    (folder / "results.json").write_text(json.dumps(fresh, indent=1))
+    if progress is not None:
+        progress(1.0, "done")
+    return fresh

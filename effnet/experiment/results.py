@@ -41,6 +41,9 @@ from pathlib import Path
 FORMAT = "effnet-experiment/2"
 NETWORK_KEYS = ("name", "config", "depth", "width", "resolution", "params", "macs", "seeds", "test_accuracy",
                 "test_accuracy_mean", "train_seconds", "history")
+# The budget rule's threshold: a validation gain over the last fifth of training at least this large
+# marks a network as still learning (the run's rule and the page's mark read it from here).
+STILL_RISING = 0.02
 TOP_KEYS = ("task", "wall_seconds", "common_grid", "networks", "comparisons")
 NAMES = ("baseline", "depth", "width", "resolution", "compound")
 

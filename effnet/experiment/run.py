@@ -32,6 +32,7 @@ import torch
 from ..latency import device_description
 from ..scaling import ConfigError, ScalingConfig, preset
 from . import results as results_format
+from .results import STILL_RISING
 from . import stats, synthetic
 from .evaluate import CAM_LAYER, CAM_STRIDE, SIZE_GROUPS, cam_grid, evaluate_network, watch_maps
 from .plan import TITLES, matched_plan, paper_rows, plan_as_dicts
@@ -50,7 +51,6 @@ TRAINING_BASE_KEYS = ("depth", "width", "resolution", "variant", "num_classes", 
                       "batch_norm_eps", "batch_norm_momentum")
 CONFIG_KEYS = ("depth", "width", "resolution", "variant", "num_classes", "dropout", "stochastic_depth",
                "batch_norm_eps", "batch_norm_momentum", "stage_table")
-STILL_RISING = 0.02  # a validation gain over the last fifth of training at least this large: still learning
 BUDGET_RULE = ("The same number of optimiser steps (the same images seen) for all five networks, long enough that "
                f"the baseline's validation accuracy has stopped rising: it gains less than {100 * STILL_RISING:g} points "
                "over the last fifth of training. Each network's own gain over the last fifth is reported beside it.")
