@@ -78,16 +78,11 @@ def run(args: argparse.Namespace, fail, unique_stem) -> int:
     return status
 
 
-def _row(result: sanity.SanityResult, method: str, tile: int = 112):
-    """The maps of one method from trained to fully random, side by side (jet colours), as a PIL image."""
-    import cv2
+def _row(result: sanity.SanityResult, method: str, tile: int = 160):
+    """The maps of one method over the crop, from trained to fully random, side by side (a PIL image)."""
     from PIL import Image
 
-    tiles = []
-    for step in result.steps:
-        grey = np.uint8(np.clip(step.maps[method], 0, 1) * 255)
-        colours = cv2.cvtColor(cv2.applyColorMap(grey, cv2.COLORMAP_JET), cv2.COLOR_BGR2RGB)
-        tiles.append(np.asarray(Image.fromarray(colours).resize((tile, tile), Image.Resampling.BILINEAR)))
+    tiles = [np.asarray(result.overlay(number, method, side=tile)) for number in range(len(result.steps))]
     return Image.fromarray(np.concatenate(tiles, axis=1))
 
 

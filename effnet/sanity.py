@@ -105,6 +105,18 @@ class SanityResult:
     steps: tuple[SanityStep, ...]
     seconds: float
     seed: int
+    picture: np.ndarray = field(repr=False)  # uint8 (R, R, 3): the crop the network saw
+
+    def overlay(self, step: int, method: str, alpha: float = 0.5, side: int | None = None) -> Image.Image:
+        """Step `step`'s map of `method` in jet colours over the crop the network saw (as the page shows
+        CAMs), `side` pixels square (default: the input's)."""
+        import cv2  # pytorch-grad-cam's dependency; the colour map effnet.cam uses
+
+        grey = np.uint8(np.clip(self.steps[step].maps[method], 0, 1) * 255)
+        colours = cv2.cvtColor(cv2.applyColorMap(grey, cv2.COLORMAP_JET), cv2.COLOR_BGR2RGB).astype(np.float32)
+        blended = (1 - alpha) * self.picture.astype(np.float32) + alpha * colours
+        image = Image.fromarray(np.uint8(np.clip(np.rint(blended), 0, 255)))
+        return image if side is None or side == image.width else image.resize((side, side), Image.Resampling.BILINEAR)
 
     def curve(self, method: str, measure: str = "spearman") -> list[float]:
         """`measure` of `method` at every step (the line chart's y values)."""
@@ -279,7 +291,7 @@ def cascading_randomisation(
             progress((number + 1) / steps_total, f"step {number + 1} of {steps_total}: {steps[-1].label}")
     label = model_label or getattr(model.config, "label", "network")
     return SanityResult(label, int(x.shape[-1]), order[cam_index], target_index, names[target_index],
-                        tuple(explainers), tuple(steps), time.perf_counter() - start, seed)
+                        tuple(explainers), tuple(steps), time.perf_counter() - start, seed, picture)
 
 
 def _module(model: torch.nn.Module, block: str) -> torch.nn.Module:

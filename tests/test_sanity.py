@@ -212,3 +212,45 @@ def test_cli_sanity_mistakes_exit_2_with_one_line(capsys, options, message):
 def test_cli_maps_still_need_an_output_folder(capsys):
     assert cli_cam.run(parse(["cam", str(ASSETS / "chelsea.jpg")])) == 2
     assert "--out DIR is required" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------------------------------------
+# The Attention page (AppTest; the real browser is tests/test_browser_sanity.py)
+# ---------------------------------------------------------------------------------------------
+MAIN = str(Path(__file__).resolve().parent.parent / "app" / "main.py")
+
+
+@pytest.fixture
+def attention_page():
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(MAIN, default_timeout=300)
+    at.run()
+    at.switch_page("views/attention.py").run()
+    assert not at.exception, [e.message for e in at.exception]
+    return at
+
+
+def test_page_section_shows_a_row_per_method_and_a_chart(attention_page):
+    at = attention_page
+    assert "cam_sanity_network" not in [s.key for s in at.selectbox]  # off until asked for: it costs seconds
+    at.toggle(key="cam_sanity").set_value(True).run()
+    at.selectbox(key="cam_sanity_method").set_value("gradcam").run()
+    assert not at.exception, [e.message for e in at.exception]
+    assert at.selectbox(key="cam_sanity_network").options[:3] == ["Lite0 (ImageNet)", "Lite1 (ImageNet)", "Lite2 (ImageNet)"]
+    assert any("experiment" in option for option in at.selectbox(key="cam_sanity_network").options)
+    assert any("Sanity Checks for Saliency Maps" in m.value and "NeurIPS 2018" in m.value for m in at.markdown)
+    assert any("**Grad\\-CAM**" in m.value for m in at.markdown) and any("**Sobel" in m.value for m in at.markdown)
+    captions = [c.value for c in at.caption]
+    assert captions.count("trained") == 2 and captions.count("stem (all random)") == 2  # Grad-CAM and Sobel rows
+    assert len(at.get("plotly_chart")) == 1
+
+
+def test_page_section_refuses_a_network_over_the_memory_limit_in_one_line(attention_page, monkeypatch):
+    monkeypatch.setattr(sanity, "MAX_CAM_BYTES", 1)
+    at = attention_page
+    at.toggle(key="cam_sanity").set_value(True).run()
+    assert not at.exception, [e.message for e in at.exception]
+    errors = [e.value for e in at.error]
+    assert len(errors) == 1 and "this server allows" in errors[0] and "\n" not in errors[0]
+    assert len(at.get("plotly_chart")) == 0
