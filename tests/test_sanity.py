@@ -174,6 +174,21 @@ def test_the_shared_cached_model_is_untouched_after_a_sanity_run(lite0_results):
     assert not model.model.training
 
 
+def test_threads_sharing_the_cached_model_get_the_figures_of_a_run_alone(lite0_results):
+    """Four sessions at once on the one shared Lite0 (as a classroom would): each gets what a run alone gets."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    model, before, results = lite0_results
+    photos = ["coffee.jpg", "chelsea.jpg"] * 2
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        runs = list(pool.map(lambda photo: sanity.sanity_check(model, ASSETS / photo, ["gradcam", "eigencam"]), photos))
+    for photo, result in zip(photos, runs):
+        for method in ("gradcam", "eigencam"):
+            assert result.curve(method) == pytest.approx(results[photo].curve(method), abs=1e-6), (photo, method)
+    after = model.model.state_dict()
+    assert all(torch.equal(before[k], after[k]) for k in before)
+
+
 # ---------------------------------------------------------------------------------------------
 # The command line
 # ---------------------------------------------------------------------------------------------
@@ -247,8 +262,16 @@ def test_page_section_shows_a_row_per_method_and_a_chart(attention_page):
 
 
 def test_page_section_refuses_a_network_over_the_memory_limit_in_one_line(attention_page, monkeypatch):
+    import io
+
+    from PIL import Image
+
     monkeypatch.setattr(sanity, "MAX_CAM_BYTES", 1)
     at = attention_page
+    noise = np.random.default_rng().integers(0, 256, size=(96, 128, 3), dtype=np.uint8)  # never seen: not stored
+    buffer = io.BytesIO()
+    Image.fromarray(noise).save(buffer, format="PNG")
+    at.file_uploader(key="cam_upload").set_value([("noise.png", buffer.getvalue(), "image/png")]).run()
     at.toggle(key="cam_sanity").set_value(True).run()
     assert not at.exception, [e.message for e in at.exception]
     errors = [e.value for e in at.error]

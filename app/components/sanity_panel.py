@@ -45,15 +45,16 @@ values, SSIM and HOG similarity as in their figures).
 
 def settings(image_names: list[str], networks: dict[str, str], methods: tuple[str, ...], labels: dict[str, str]):
     """(image index, network key, the methods to run) from the section's inputs."""
-    columns = st.columns([2, 2, 2])
+    several = len(image_names) > 1
+    columns = st.columns(3 if several else 2)
     image = 0
-    if len(image_names) > 1:
+    if several:
         image = columns[0].selectbox("Image", range(len(image_names)), key="cam_sanity_image",
                                      format_func=lambda i: image_names[i])
-    network = columns[1].selectbox("Network", list(networks), format_func=networks.get, key="cam_sanity_network",
+    network = columns[-2].selectbox("Network", list(networks), format_func=networks.get, key="cam_sanity_network",
                                    help="Lite0/1/2: ImageNet weights that ship with the lab. The experiment's networks "
                                         "were trained on synthetic patterns: their classes are stripes and checks.")
-    choice = columns[2].selectbox("Method", ("all",) + tuple(methods), key="cam_sanity_method",
+    choice = columns[-1].selectbox("Method", ("all",) + tuple(methods), key="cam_sanity_method",
                                   format_func=lambda m: "all (one pass per step for every method)" if m == "all" else labels[m])
     chosen = tuple(m for m in methods if m != "sobel") if choice == "all" else (choice,)
     return image, network, (chosen if "sobel" in chosen else chosen + ("sobel",))
@@ -105,3 +106,23 @@ def show(view, methods: tuple[str, ...], labels: dict[str, str], key: str) -> No
                                key="cam_sanity_measure")
         st.plotly_chart(projector.figure(figure(view, methods, measure)), key=f"{key}_chart",
                         config=charts.export_config("sanity_check"), theme=projector.theme())
+        for hidden, shown_on in coinciding(view, methods):
+            st.caption(f"{labels[hidden]}'s line lies under {labels[shown_on]}'s: their figures are the same at every "
+                       "step (at a layer followed only by global average pooling and the classifier, HiResCAM and "
+                       "Grad-CAM give the same map).")
+
+
+def coinciding(view, methods: tuple[str, ...], tolerance: float = 1e-4) -> list[tuple[str, str]]:
+    """(earlier method, later method) pairs whose figures agree at every step and in every measure:
+    the later one's line is drawn over the earlier one's."""
+    def values(method: str) -> list:
+        return [step.get(m) for step in view.figures["methods"][method]["steps"] for m in MEASURE_LABELS]
+
+    pairs = []
+    for position, later in enumerate(methods):
+        for earlier in methods[:position]:
+            a, b = values(earlier), values(later)
+            if all((x is None and y is None) or (x is not None and y is not None and abs(x - y) <= tolerance)
+                   for x, y in zip(a, b)):
+                pairs.append((earlier, later))
+    return pairs

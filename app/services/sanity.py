@@ -2,13 +2,18 @@
 
 The networks are the shared cached ones (app.services.cam for Lite0/1/2, app.services.experiment for
 the scaling experiment's five); effnet.sanity reads each under its lock and randomises a private deep
-copy, so a run never changes what other sessions see. Results are `st.cache_data`, keyed by the
-image's SHA-256, the network and the methods: a class re-running the same sample shares one run.
-What is cached is small: the figures (SanityResult.as_dict) and one PNG per step and method.
+copy, so a run never changes what other sessions see. Results are kept in one store shared by
+every session (`st.cache_resource`, guarded by a lock), keyed by the image's SHA-256, the network and
+the methods: a class re-running the same sample shares one run. Not `st.cache_data`: it records the
+progress bar's updates made inside the function and replays them on a hit, into a bar that belongs
+to another run (Streamlit's CacheReplayClosureError). What is kept is small and read-only: the
+figures (SanityResult.as_dict) and one PNG per step and method.
 """
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Callable
 
@@ -19,6 +24,7 @@ from app.services import cam as cam_service
 from effnet import sanity
 
 LITE = ("lite0", "lite1", "lite2")
+MAX_KEPT = 32  # finished runs kept (each about 1 MB of PNGs with all six methods)
 TILE = 160  # each map's side on screen, in pixels: eleven fit across a 1280-pixel projector
 EXPERIMENT_PREFIX = "experiment:"
 
@@ -70,16 +76,33 @@ def _view(result: sanity.SanityResult) -> SanityView:
     return SanityView(result.as_dict(), tiles, [step.label for step in result.steps])
 
 
-@st.cache_data(max_entries=32, ttl=3600, show_spinner=False)
-def run(image_digest: str, _image: Image.Image, network: str, methods: tuple[str, ...],
-        _progress: Callable[[float, str], None] | None = None) -> SanityView:
-    """effnet.sanity for one image, one network (a key of networks()) and the chosen methods.
+@st.cache_resource(show_spinner=False)
+def _store() -> tuple[threading.Lock, OrderedDict]:
+    """The finished runs of every session: (its lock, {key: SanityView}, least recently used first)."""
+    return threading.Lock(), OrderedDict()
+
+
+def run(image_digest: str, image: Image.Image, network: str, methods: tuple[str, ...],
+        progress: Callable[[float, str], None] | None = None) -> SanityView:
+    """effnet.sanity for one image, one network (a key of networks()) and the chosen methods; a run
+    already done (by any session) is returned at once, without calling `progress`.
 
     Raises ConfigError (memory), WeightsUnavailableError or ResultsError with one line."""
+    lock, kept = _store()
+    key = (image_digest, network, tuple(methods))
+    with lock:
+        if key in kept:
+            kept.move_to_end(key)
+            return kept[key]
     if network.startswith(EXPERIMENT_PREFIX):
-        return _view(_experiment_run(_image, network.removeprefix(EXPERIMENT_PREFIX), methods, _progress))
-    cam_model = cam_service.trained_model(network)
-    return _view(sanity.sanity_check(cam_model, _image, methods, progress=_progress))
+        view = _view(_experiment_run(image, network.removeprefix(EXPERIMENT_PREFIX), methods, progress))
+    else:
+        view = _view(sanity.sanity_check(cam_service.trained_model(network), image, methods, progress=progress))
+    with lock:
+        kept[key] = view
+        while len(kept) > MAX_KEPT:
+            kept.popitem(last=False)
+    return view
 
 
 def _experiment_run(image: Image.Image, name: str, methods: tuple[str, ...], progress) -> sanity.SanityResult:
