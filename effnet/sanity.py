@@ -272,7 +272,7 @@ def cascading_randomisation(
 
     randomised: list[str] = []
     steps: list[SanityStep] = []
-    reference: dict[str, np.ndarray] = {}
+    references: dict[str, similarity.Reference] = {}
     for number, block in enumerate((None,) + randomisation_order(model)):
         if block is not None:
             _module(network, block).load_state_dict(_module(fresh, block).state_dict())
@@ -284,9 +284,9 @@ def cascading_randomisation(
         raw = {method: np.asarray(explain(state), dtype=np.float32) for method, explain in explainers.items()}
         compared = {method: upsampled(r, side) for method, r in raw.items()}
         if number == 0:
-            reference = compared
+            references = {method: similarity.Reference(c) for method, c in compared.items()}
         steps.append(SanityStep(tuple(randomised), {m: shown(r, side) for m, r in raw.items()},
-                                {m: similarity.compare(reference[m], c) for m, c in compared.items()}, probability))
+                                {m: references[m].compare(c) for m, c in compared.items()}, probability))
         if progress is not None:
             progress((number + 1) / steps_total, f"step {number + 1} of {steps_total}: {steps[-1].label}")
     label = model_label or getattr(model.config, "label", "network")

@@ -58,25 +58,71 @@ def ssim(first: np.ndarray, second: np.ndarray) -> float:
 def hog_correlation(first: np.ndarray, second: np.ndarray, cell: int = 16) -> float:
     """Pearson correlation of the HOG features of two maps (scikit-image's hog, `cell`-pixel cells,
     9 orientations, 2x2-cell blocks); NaN when a map has no gradients."""
-    from skimage.feature import hog
-
-    features = [hog(normalised(m), orientations=9, pixels_per_cell=(cell, cell), cells_per_block=(2, 2))
-                for m in (first, second)]
-    if any(np.ptp(f) == 0 for f in features):
-        return float("nan")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        return float(np.corrcoef(features[0], features[1])[0, 1])
+    return _feature_correlation(_hog(normalised(first), cell), _hog(normalised(second), cell))
 
 
 def compare(reference: np.ndarray, other: np.ndarray) -> dict[str, float]:
     """Every measure of MEASURES between two maps of one shape."""
-    return {
-        "spearman": spearman(reference, other),
-        "spearman_abs": spearman(np.abs(reference), np.abs(other)),
-        "ssim": ssim(reference, other),
-        "hog": hog_correlation(reference, other),
-    }
+    return Reference(reference).compare(other)
+
+
+class Reference:
+    """One map compared with many (the trained map with every step's): its ranks, its 0..1 scaling and
+    its HOG features are computed once. A map identical to the reference gets the reference's figures
+    with itself, computed once (the Sobel map, which no step changes)."""
+
+    def __init__(self, heatmap: np.ndarray, cell: int = 16) -> None:
+        from scipy.stats import rankdata
+
+        self.heatmap = np.nan_to_num(np.asarray(heatmap, dtype=np.float64))
+        self.cell = cell
+        flat = self.heatmap.ravel()
+        self._ranks = None if np.ptp(flat) == 0 else rankdata(flat)
+        self._abs_ranks = None if np.ptp(np.abs(flat)) == 0 else rankdata(np.abs(flat))
+        self._scaled = normalised(self.heatmap)
+        self._hog = _hog(self._scaled, cell)
+        self._itself: dict[str, float] | None = None
+
+    def compare(self, other: np.ndarray) -> dict[str, float]:
+        """Every measure of MEASURES between the reference and `other` (same shape)."""
+        other = np.nan_to_num(np.asarray(other, dtype=np.float64))
+        if other.shape != self.heatmap.shape:
+            raise ValueError(f"maps of different shapes: {self.heatmap.shape} and {other.shape}")
+        identical = np.array_equal(other, self.heatmap)
+        if identical and self._itself is not None:
+            return dict(self._itself)
+        flat = other.ravel()
+        figures = {
+            "spearman": _rank_correlation(self._ranks, flat),
+            "spearman_abs": _rank_correlation(self._abs_ranks, np.abs(flat)),
+            "ssim": ssim(self._scaled, normalised(other)),
+            "hog": _feature_correlation(self._hog, _hog(normalised(other), self.cell)),
+        }
+        if identical:
+            self._itself = dict(figures)
+        return figures
+
+
+def _rank_correlation(reference_ranks: np.ndarray | None, values: np.ndarray) -> float:
+    from scipy.stats import rankdata
+
+    if reference_ranks is None or np.ptp(values) == 0:
+        return float("nan")
+    return float(np.corrcoef(reference_ranks, rankdata(values))[0, 1])
+
+
+def _hog(scaled: np.ndarray, cell: int) -> np.ndarray:
+    from skimage.feature import hog
+
+    return hog(scaled, orientations=9, pixels_per_cell=(cell, cell), cells_per_block=(2, 2))
+
+
+def _feature_correlation(first: np.ndarray, second: np.ndarray) -> float:
+    if np.ptp(first) == 0 or np.ptp(second) == 0:
+        return float("nan")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return float(np.corrcoef(first, second)[0, 1])
 
 
 def _flat_pair(first: np.ndarray, second: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
