@@ -157,6 +157,20 @@ def test_gradcam_falls_below_half_once_the_top_stages_are_random_and_sobel_stays
             assert all(first[m] == pytest.approx(1) for m in similarity.MEASURES), (photo, method)
 
 
+def test_eigencam_ignores_the_classifier_and_gradcam_does_not(lite0_results):
+    """EigenCAM reads only the head's activations, which the classifier does not change: with only the
+    classifier random its map is the trained one (similarity exactly 1). Grad-CAM's gradients come
+    through the classifier's weights: its map changes at that first step. At the head (followed by
+    global average pooling only) HiResCAM's map equals Grad-CAM's, as the HiResCAM paper shows."""
+    _, _, results = lite0_results
+    for photo, result in results.items():
+        classifier_step = result.steps[1]
+        assert classifier_step.randomised == ("classifier",)
+        assert all(classifier_step.similarity["eigencam"][m] == pytest.approx(1, abs=1e-9) for m in similarity.MEASURES), photo
+        assert classifier_step.similarity["gradcam"]["spearman"] < 0.9, photo
+        assert result.curve("hirescam") == pytest.approx(result.curve("gradcam"), abs=1e-4), photo
+
+
 def test_the_trained_step_shows_the_attention_pages_maps(lite0_results):
     model, _, results = lite0_results
     result = results["coffee.jpg"]
