@@ -52,8 +52,9 @@ def settings(image_names: list[str], networks: dict[str, str], methods: tuple[st
         image = columns[0].selectbox("Image", range(len(image_names)), key="cam_sanity_image",
                                      format_func=lambda i: image_names[i])
     network = columns[-2].selectbox("Network", list(networks), format_func=networks.get, key="cam_sanity_network",
-                                   help="Lite0/1/2: ImageNet weights that ship with the lab. The experiment's networks "
-                                        "were trained on synthetic patterns: their classes are stripes and checks.")
+                                   help="ImageNet weights: Lite0/1/2 ship with the lab; B0–B7 and V2 appear once fetched "
+                                        "(python -m effnet weights fetch). The experiment's networks were trained on "
+                                        "synthetic patterns: their classes are stripes and checks.")
     choice = columns[-1].selectbox("Method", ("all",) + tuple(methods), key="cam_sanity_method",
                                   format_func=lambda m: "all (one pass per step for every method)" if m == "all" else labels[m])
     chosen = tuple(m for m in methods if m != "sobel") if choice == "all" else (choice,)

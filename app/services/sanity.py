@@ -39,13 +39,15 @@ class SanityView:
 
 
 def networks() -> dict[str, str]:
-    """{key: label} of the networks the check is offered for: Lite0/1/2, then the experiment's five
-    when their results and checkpoints are here."""
+    """{key: label} of the networks the check is offered for: the trained presets on this machine
+    (Lite0/1/2 always; B0-B7 and V2 once fetched), then the experiment's five when their results and
+    checkpoints are here."""
     import effnet
     from effnet import cam
 
-    offered = {name: f"{effnet.preset(name).label.removeprefix('EfficientNet-')} (ImageNet)" for name in LITE
-               if name in cam.available_trained()}
+    here = cam.available_trained()
+    offered = {name: f"{effnet.preset(name).label.removeprefix('EfficientNet-')} (ImageNet)"
+               for name in (*[n for n in LITE if n in here], *[n for n in here if n not in LITE])}
     try:
         from app.services import experiment
 
