@@ -30,6 +30,11 @@ API
     cascading_randomisation(model, x, methods=METHODS, layer=None, target=None, seed=0, picture=None,
                             progress=None, class_names=None) -> SanityResult   # x: one preprocessed image
     sanity_check(cam_model, image, methods=METHODS, layer=None, target=None, seed=0, progress=None) -> SanityResult
+    normalise_methods("all" | "gradcam,sobel" | [...]) -> tuple of METHODS names
+    SanityResult: model_label, resolution, layer, target_index, target_label, methods, steps, seconds, seed,
+        picture; .curve(method, measure) -> [value per step]; .overlay(step, method) -> PIL.Image; .as_dict()
+    SanityStep: randomised (blocks so far), label, maps {method: (R, R) in [0, 1]}, similarity
+        {method: {measure: value}}, target_prob
 """
 
 from __future__ import annotations
