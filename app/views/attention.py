@@ -379,7 +379,7 @@ def _sanity_section(images: list[tuple[str, bytes]]) -> None:
     bar = st.progress(0.0, text="sanity check: copying the network…")
     try:
         view = sanity_service.run(image_digest, image, network, methods,
-                                  _progress=lambda fraction, text: bar.progress(min(1.0, fraction), text=f"sanity check: {text}"))
+                                  progress=lambda fraction, text: bar.progress(min(1.0, fraction), text=f"sanity check: {text}"))
     except (ValueError, effnet.WeightsUnavailableError) as error:  # ConfigError (memory), ResultsError
         st.error(escape_markdown(f"{image_name}: sanity check: {error}"))
         return
