@@ -203,6 +203,25 @@ def test_threads_sharing_the_cached_model_get_the_figures_of_a_run_alone(lite0_r
     assert all(torch.equal(before[k], after[k]) for k in before)
 
 
+def test_the_experiments_networks_run_at_their_cam_layer_with_their_own_classes():
+    """The page's plumbing for the scaling experiment's committed networks: the photo as their photo sets
+    feed it, the results' CAM layer, the synthetic classes as targets."""
+    from PIL import Image
+
+    from app.services import experiment
+    from app.services import sanity as sanity_service
+
+    document, _ = experiment.load_results(str(experiment.results_folder()))
+    assert "experiment:baseline" in sanity_service.networks()
+    view = sanity_service.run("test-digest-baseline", Image.open(ASSETS / "chelsea.jpg").convert("RGB"),
+                              "experiment:baseline", ("gradcam", "sobel"))
+    figures = view.figures
+    assert figures["layer"] == document["cam"]["layer"] and figures["resolution"] == 80
+    assert figures["target"] in document["dataset"]["classes"]
+    assert len(view.step_labels) == 11 and len(view.tiles["gradcam"]) == 11
+    assert all(step["spearman"] == pytest.approx(1) for step in figures["methods"]["sobel"]["steps"])
+
+
 # ---------------------------------------------------------------------------------------------
 # The command line
 # ---------------------------------------------------------------------------------------------
