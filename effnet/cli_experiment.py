@@ -236,7 +236,7 @@ def format_results(document: dict) -> str:
         lines += _table(("Network", "small", "medium", "large"), size_rows, left=(0,))
     comparisons = document.get("comparisons") or []
     if comparisons:
-        lines.append("\nComparisons (paired on the same test images; rule: " + str(document.get("verdict_rule", "")) + ")")
+        lines.append("\nComparisons (paired on the same test images). " + str(document.get("verdict_rule", "")))
         undecided = [c for c in comparisons if c["verdict"] == "no verdict"]
         if len(undecided) == len(comparisons):
             lines.append(f"- No verdict on any pair: {comparisons[0]['seeds']} seed(s), at least 3 are needed.")

@@ -72,7 +72,7 @@ def test_pytorch_grad_cam_reproduces_the_common_grid_hits(document, name):
     masks = np.asarray(test.masks)
     replica = copy.deepcopy(model)
     with GradCAM(model=replica, target_layers=[replica.layer("stage6")]) as cam:
-        maps = np.concatenate([cam(input_tensor=x[i: i + 20]) for i in range(0, SCENES, 20)])
+        maps = np.concatenate([cam(input_tensor=x[i: i + 20], targets=None) for i in range(0, SCENES, 20)])
     grid = document["common_grid"]
     mine = np.array([_hit(maps[i], masks[i], grid) for i in range(SCENES)])
     stored = np.load(RESULTS / "runs" / seed["checkpoint"].replace(".pt", ".npz"))["hit_common"][:SCENES]

@@ -66,6 +66,13 @@ def rescore(folder: str | Path, progress=None) -> dict:
     for position, planned in enumerate(chosen):
         entry = recorded[planned.name]
         old_path, new_path = folder / entry["checkpoint"], folder / f"{planned.name}-seed0.pt"
+        record_path, arrays_path = folder / "runs" / f"{planned.name}-seed0.json", folder / "runs" / f"{planned.name}-seed0.npz"
+        if new_path.exists() and arrays_path.exists() and "common_grid" in json.loads(record_path.read_text()):
+            # scored by an earlier, interrupted rescore: kept
+            records[planned.name] = [json.loads(record_path.read_text())]
+            with np.load(arrays_path) as stored:
+                per_image[planned.name] = [{key: stored[key] for key in stored.files}]
+            continue
         state = torch.load(old_path if old_path.exists() else new_path, weights_only=True)
         model = build(planned.config, state_dict=state)
         if sum(p.numel() for p in model.parameters()) != entry["params"]:
@@ -80,8 +87,8 @@ def rescore(folder: str | Path, progress=None) -> dict:
                       images_per_second=run["images_per_second"], mode="eager float32 (before channels_last)",
                       steps=recipe.epochs * int(np.ceil(dataset["train_size"] / recipe.batch_size)),
                       resumed_from_epoch=run.get("resumed_from_epoch", 0), last_fifth_validation_gain=None)
-        np.savez_compressed(folder / "runs" / f"{planned.name}-seed0.npz", **arrays)
-        (folder / "runs" / f"{planned.name}-seed0.json").write_text(json.dumps(record, indent=1))
+        np.savez_compressed(arrays_path, **arrays)
+        record_path.write_text(json.dumps(record, indent=1))
         if old_path.exists() and old_path != new_path:
             old_path.rename(new_path)
         records[planned.name], per_image[planned.name] = [record], [arrays]

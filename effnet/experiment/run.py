@@ -308,7 +308,7 @@ def summarise_network(row: dict, config: ScalingConfig, runs: list[dict]) -> dic
         "checkpoint": first["checkpoint"],
         "seeds": [dict({k: run.get(k) for k in SEED_KEYS}, pointing_game=run.get("pointing_game_common")) for run in runs],
         "history": first["history"],
-        "validation_curves": [[epoch["val_accuracy"] for epoch in run["history"]] for run in runs],
+        "validation_curves": [[epoch.get("val_accuracy") for epoch in run["history"]] for run in runs],
         "train_seconds": first["train_seconds"],
         "images_per_second": first["images_per_second"],
         "per_class_accuracy": list(np.mean([run["per_class_accuracy"] for run in runs], axis=0)),
