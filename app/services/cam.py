@@ -17,6 +17,8 @@ import numpy as np
 import streamlit as st
 from PIL import Image
 
+from app.services.store import SharedStore
+
 import effnet
 from effnet import cam
 from effnet.images import load_image
@@ -110,28 +112,41 @@ def overlap(panels: list[Panel]) -> np.ndarray:
     return cam.overlap_matrix([panel.result for panel in panels])
 
 
-@st.cache_data(max_entries=128, show_spinner=False, hash_funcs={ModelSource: repr, **_CONFIG_HASH})
+@st.cache_resource(show_spinner=False)
+def _faithfulness_store() -> SharedStore:
+    """Finished faithfulness figures of every session (a progress bar runs while they are computed,
+    so st.cache_data, which replays a cached function's Streamlit calls, cannot hold them)."""
+    return SharedStore(128)
+
+
 def faithfulness(
     image_digest: str,
-    _image: Image.Image,
+    image: Image.Image,
     source: ModelSource,
     method: str,
     target: int | None,
     layers: tuple[str | None, ...],
     resolution: int | None,
     panel: int,
-    _panel: Panel,
-    _checkpoint: bytes | None = None,
-    _progress=None,
+    panel_map: Panel,
+    checkpoint: bytes | None = None,
+    progress=None,
 ):
     """effnet.faithfulness of the `panel`-th map of maps(...) with the same arguments, and its baselines.
 
     Forward passes only: safe beside other sessions on the shared model. Keyed like maps(), plus the
-    panel's index; `_panel` is the map itself (the cache key already says which it is)."""
+    panel's index (`panel_map` is the map itself: the key already says which it is); a result any
+    session computed is returned at once, without calling `progress`."""
     from effnet import faithfulness as measures
 
-    cam_model = model_for(source, _checkpoint)
-    return measures.for_panel(cam_model, _image, _panel.result, progress=_progress)
+    key = (image_digest, repr(source), method, target, tuple(layers), resolution, panel,
+           None if checkpoint is None else hashlib.sha256(checkpoint).hexdigest())
+
+    def compute():
+        cam_model = model_for(source, checkpoint)
+        return measures.for_panel(cam_model, image, panel_map.result, progress=progress)
+
+    return _faithfulness_store().get_or_compute(key, compute)
 
 
 def weights_catalogue() -> list:

@@ -12,13 +12,13 @@ figures (SanityResult.as_dict) and one PNG per step and method.
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Callable
 
 import streamlit as st
 from PIL import Image
+
+from app.services.store import SharedStore
 
 from app.services import cam as cam_service
 from effnet import sanity
@@ -79,9 +79,9 @@ def _view(result: sanity.SanityResult) -> SanityView:
 
 
 @st.cache_resource(show_spinner=False)
-def _store() -> tuple[threading.Lock, OrderedDict]:
-    """The finished runs of every session: (its lock, {key: SanityView}, least recently used first)."""
-    return threading.Lock(), OrderedDict()
+def _store() -> SharedStore:
+    """The finished runs of every session (one store per server)."""
+    return SharedStore(MAX_KEPT)
 
 
 def run(image_digest: str, image: Image.Image, network: str, methods: tuple[str, ...],
@@ -90,21 +90,12 @@ def run(image_digest: str, image: Image.Image, network: str, methods: tuple[str,
     already done (by any session) is returned at once, without calling `progress`.
 
     Raises ConfigError (memory), WeightsUnavailableError or ResultsError with one line."""
-    lock, kept = _store()
-    key = (image_digest, network, tuple(methods))
-    with lock:
-        if key in kept:
-            kept.move_to_end(key)
-            return kept[key]
-    if network.startswith(EXPERIMENT_PREFIX):
-        view = _view(_experiment_run(image, network.removeprefix(EXPERIMENT_PREFIX), methods, progress))
-    else:
-        view = _view(sanity.sanity_check(cam_service.trained_model(network), image, methods, progress=progress))
-    with lock:
-        kept[key] = view
-        while len(kept) > MAX_KEPT:
-            kept.popitem(last=False)
-    return view
+    def compute() -> SanityView:
+        if network.startswith(EXPERIMENT_PREFIX):
+            return _view(_experiment_run(image, network.removeprefix(EXPERIMENT_PREFIX), methods, progress))
+        return _view(sanity.sanity_check(cam_service.trained_model(network), image, methods, progress=progress))
+
+    return _store().get_or_compute((image_digest, network, tuple(methods)), compute)
 
 
 def _experiment_run(image: Image.Image, name: str, methods: tuple[str, ...], progress) -> sanity.SanityResult:

@@ -267,7 +267,7 @@ def _faithfulness(image_name: str, image_bytes: bytes, image, panels: list, keys
                              text=f"faithfulness of panel {number + 1} of {len(panels)}: {text}")
 
             results.append(cam_service.faithfulness(image_digest, image, source, method, target, layers, resolution,
-                                                    index, panel, _checkpoint=checkpoint, _progress=progress))
+                                                    index, panel, checkpoint=checkpoint, progress=progress))
     except (ValueError, effnet.WeightsUnavailableError) as error:
         st.error(escape_markdown(f"{image_name}: faithfulness: {error}"))
         return None
