@@ -110,9 +110,8 @@ def _padded_side(side: int) -> int:
 
 class _Objects:
     """Every object of a chunk as two tables on the device, sorted into groups of one outline and
-    one padded box side (targets last), so that each group is a contiguous run of rows."""
-
-    FLOATS = ("x", "y", "radius", "angle", "pattern_angle", "red", "green", "blue", "pattern_red", "pattern_green", "pattern_blue")
+    one padded box side (targets last), so that each group is a contiguous run of rows; targets
+    are sorted by pattern within their group, so each pattern is a contiguous run too."""
 
     def __init__(self, items: Sequence[Scene], resolution: int, device: torch.device) -> None:
         rows, values = [], []
@@ -123,7 +122,7 @@ class _Objects:
                 rows.append((int(target), KINDS.index(shape.kind), _padded_side(max(r1 - r0, c1 - c0)), scene_index, r0, c0,
                              synthetic.PATTERNS.index(shape.pattern) if target else -1))
                 values.append((shape.x, shape.y, shape.radius, shape.angle, shape.pattern_angle, *shape.colour, *shape.pattern_colour))
-        order = sorted(range(len(rows)), key=lambda i: rows[i][:3])
+        order = sorted(range(len(rows)), key=lambda i: (*rows[i][:3], rows[i][6]))
         rows, values = [rows[i] for i in order], [values[i] for i in order]
         self.groups: list[tuple[bool, str, int, int, int]] = []  # (target, kind, side, first row, end row)
         for index, row in enumerate(rows):
@@ -131,7 +130,8 @@ class _Objects:
                 self.groups[-1] = (*self.groups[-1][:4], index + 1)
             else:
                 self.groups.append((bool(row[0]), KINDS[row[1]], row[2], index, index + 1))
-        self.integers = torch.tensor([row[3:] for row in rows], dtype=torch.int64).to(device)  # scene, r0, c0, pattern
+        self.patterns = [row[6] for row in rows]
+        self.integers = torch.tensor([row[3:6] for row in rows], dtype=torch.int64).to(device)  # scene, r0, c0
         self.floats = torch.tensor(values, dtype=torch.float64).to(device)
 
 
@@ -149,7 +149,6 @@ class _Group:
         self.side, self.supersample = side, supersample
         integers, floats = objects.integers[first:end], objects.floats[first:end]
         self.floats = floats
-        self.pattern = integers[:, 3]
         steps = torch.arange(side, device=device)
         corner = integers[:, 0] * resolution * resolution + integers[:, 1] * resolution + integers[:, 2]
         self.pixel = corner[:, None, None] + (steps[:, None] * resolution + steps)
@@ -196,21 +195,28 @@ def _render_chunk(items: Sequence[Scene], resolution: int, supersample: int, ima
     flat = image.view(3, -1)  # channels first: (3, N R R)
     objects = _Objects(items, resolution, device)
     colours = (255 * objects.floats[:, 5:11] + 0.5).to(torch.float32)  # levels, + 0.5 as the background
-    target_parts = []
     for target, kind, side, first, end in objects.groups:
         group = _Group(objects, first, end, side, resolution, supersample)
-        coverage, bits = _coverage(group, kind)
+        coverage, bits = _coverage(group, kind, keep_points=target)
+        pattern = _pattern_share(group, coverage, bits, objects.patterns[first:end]) if target else None
         covered = (coverage > 0).view(-1).nonzero().squeeze(1)
         owner = group.owner(covered)
         pixel = group.pixel.view(-1).index_select(0, covered)
         share = coverage.view(-1).index_select(0, covered)
-        # paint: background + coverage x (colour - background); objects never overlap
+        # paint: background + coverage x (colour - background); objects never overlap. Colours,
+        # like the background, are in levels 0..255 with 0.5 added, so truncating later rounds.
         under = flat.index_select(1, pixel)
-        flat.index_add_(1, pixel, (colours[first:end, :3].index_select(0, owner).T - under).mul_(share))
-        if target:
-            masks.view(-1).index_fill_(0, pixel[share >= 0.5], True)
-            target_parts.append((group, covered, owner, pixel, share, bits.view(-1).index_select(0, covered), colours[first:end, 3:]))
-    _paint_patterns(flat, target_parts)
+        painted = (colours[first:end, :3].index_select(0, owner).T - under).mul_(share)
+        if not target:
+            flat.index_add_(1, pixel, painted)
+            continue
+        # a target: its mask, and its pattern painted over its body (one target per scene, so
+        # its pixels are its own)
+        masks.view(-1).index_fill_(0, pixel[share >= 0.5], True)
+        painted.add_(under)
+        dark = pattern.view(-1).index_select(0, covered)
+        painted.add_((colours[first:end, 3:].index_select(0, owner).T - painted).mul_(dark))
+        flat.index_copy_(1, pixel, painted)
 
     # to uint8: clip and truncate (float -> int16 -> uint8 is the fast conversion on a CPU)
     per_pass = PASS_SCENES.get(device.type, PASS_SCENES["cuda"])
@@ -218,62 +224,55 @@ def _render_chunk(items: Sequence[Scene], resolution: int, supersample: int, ima
         images[start: start + per_pass].copy_(image[:, start: start + per_pass].clamp_(0, 255).to(torch.int16).transpose(0, 1))
 
 
-def _coverage(group: _Group, kind: str) -> tuple[torch.Tensor, torch.Tensor]:
-    """Each pixel's share of supersample points inside the outline (n, side, side) float32, and which
-    points those are, as bits (int16; all 9 points of 3 x 3: 511)."""
+def _coverage(group: _Group, kind: str, keep_points: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Each pixel's share of supersample points inside the outline (n, side, side) float32, and (if
+    `keep_points`) which points those are, as bits (int16; all 9 points of 3 x 3: 511)."""
     u, v, a, b = group.frame(angle_column=3)
     distance = _outline_distance(kind, u, v)
     reach = group.reach
     coverage = (distance < -reach).to(torch.float32)
     samples = group.supersample**2
-    bits = (coverage * ((1 << samples) - 1)).to(torch.int16)
     doubtful = (distance.abs() <= reach).view(-1).nonzero().squeeze(1)
     owner = group.owner(doubtful)
     inside = _inside(kind, *_points(u.view(-1).index_select(0, doubtful), v.view(-1).index_select(0, doubtful),
                                     a.index_select(0, owner), b.index_select(0, owner), group.offset_x, group.offset_y))
     coverage.view(-1).index_copy_(0, doubtful, inside.sum(1).to(torch.float32) / samples)
+    if not keep_points:
+        return coverage, None
+    bits = (coverage * ((1 << samples) - 1)).to(torch.int16)
     weights = 1 << torch.arange(samples, device=u.device)
     bits.view(-1).index_copy_(0, doubtful, (inside * weights).sum(1).to(torch.int16))
     return coverage, bits
 
 
-def _paint_patterns(flat: torch.Tensor, parts: list) -> None:
-    """Paint each target's pattern over its body: colour by the share of points both on the body
-    and dark in the pattern. Pixels are put in pattern order (one test per pattern); where the
-    pattern's edge is farther than a pixel's reach, the body's coverage (dark) or 0 (light) is
-    the share without looking at points."""
-    if not parts:
-        return
-    device = flat.device
-    names = ("pixel", "coverage", "bits", "u", "v", "reach", "a", "b", "pattern", "colour")
-    columns: dict[str, list] = {name: [] for name in names}
-    for group, covered, owner, pixel, coverage, bits, colour in parts:
-        u, v, a, b = group.frame(angle_column=4)
-        for name, value in zip(names, (pixel, coverage, bits, u.view(-1).index_select(0, covered), v.view(-1).index_select(0, covered),
-                                       group.reach.view(-1).index_select(0, owner), a.index_select(0, owner), b.index_select(0, owner),
-                                       group.pattern.index_select(0, owner), colour.index_select(0, owner))):
-            columns[name].append(value)
-    order = torch.argsort(torch.cat(columns["pattern"]), stable=True)
-    pixels = {name: torch.cat(values).index_select(0, order) for name, values in columns.items()}
-    ends = torch.searchsorted(pixels["pattern"], torch.arange(1, len(synthetic.PATTERNS) + 1, device=device)).tolist()
-    share = torch.zeros_like(pixels["coverage"])
-    group = parts[0][0]
-    weights = 1 << torch.arange(group.supersample**2, device=device)
-    for index, (start, stop) in enumerate(zip([0] + ends[:-1], ends)):
-        if start == stop:
-            continue
-        name = synthetic.PATTERNS[index]
-        run = {key: value[start:stop] for key, value in pixels.items()}
-        dark, certain = _pattern_sides(name, run["u"], run["v"], run["reach"])
-        share[start:stop] = torch.where(dark & certain, run["coverage"], 0.0)
-        doubtful = (~certain).nonzero().squeeze(1)
-        chosen = {key: run[key].index_select(0, doubtful) for key in ("u", "v", "a", "b", "bits")}
-        on_body = (chosen["bits"].to(torch.int64)[:, None] & weights) != 0
-        points = _points(chosen["u"], chosen["v"], chosen["a"], chosen["b"], group.offset_x, group.offset_y)
+def _pattern_share(group: _Group, coverage: torch.Tensor, bits: torch.Tensor, patterns: list[int]) -> torch.Tensor:
+    """Each target pixel's share of points both on the body and dark in its pattern (n, side, side).
+
+    The group's targets are sorted by pattern, so each pattern is one slice of the group. Where the
+    pattern's edge is farther than a pixel's reach, the share is the body's coverage (dark) or 0
+    (light) without looking at points; the other pixels count their points.
+    """
+    u, v, a, b = group.frame(angle_column=4)
+    share = torch.zeros_like(coverage)
+    weights = 1 << torch.arange(group.supersample**2, device=u.device)
+    first = 0
+    while first < len(patterns):
+        end = first + 1
+        while end < len(patterns) and patterns[end] == patterns[first]:
+            end += 1
+        name = synthetic.PATTERNS[patterns[first]]
+        run_u, run_v, run_coverage = u[first:end], v[first:end], coverage[first:end]
+        dark, certain = _pattern_sides(name, run_u, run_v, group.reach[first:end])
+        share[first:end] = torch.where(dark & certain, run_coverage, 0.0)
+        doubtful = (~certain & (run_coverage > 0)).view(-1).nonzero().squeeze(1)
+        owner = group.owner(doubtful) + first
+        points = _points(run_u.reshape(-1).index_select(0, doubtful), run_v.reshape(-1).index_select(0, doubtful),
+                         a.index_select(0, owner), b.index_select(0, owner), group.offset_x, group.offset_y)
+        on_body = (bits[first:end].reshape(-1).index_select(0, doubtful).to(torch.int64)[:, None] & weights) != 0
         counted = (_pattern(name, *points) & on_body).sum(1).to(torch.float32) / weights.numel()
-        share[start:stop] = share[start:stop].index_copy(0, doubtful, counted)
-    under = flat.index_select(1, pixels["pixel"])
-    flat.index_copy_(1, pixels["pixel"], under.add_((pixels["colour"].T - under).mul_(share)))
+        share[first:end].view(-1).index_copy_(0, doubtful, counted)
+        first = end
+    return share
 
 
 def _background(items: Sequence[Scene], resolution: int, image: torch.Tensor) -> None:
