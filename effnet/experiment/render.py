@@ -2,7 +2,7 @@
 
 `render_batch(scenes, resolution, device)` draws the same pictures and masks as the one-scene
 numpy renderer `synthetic.render` (kept as the reference the tests compare against) for a whole
-batch of scenes in a fixed number of tensor operations, so a GPU draws the scenes where the network
+batch of scenes in a number of tensor operations that does not grow with the batch, so a GPU draws the scenes where the network
 trains on them, and one CPU thread draws them several times faster than the scene-by-scene loop.
 How it stays the same picture:
 
