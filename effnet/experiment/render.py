@@ -150,8 +150,8 @@ class _Group:
         integers, floats = objects.integers[first:end], objects.floats[first:end]
         self.floats = floats
         steps = torch.arange(side, device=device)
-        corner = integers[:, 0] * resolution * resolution + integers[:, 1] * resolution + integers[:, 2]
-        self.pixel = corner[:, None, None] + (steps[:, None] * resolution + steps)
+        self.corner = integers[:, 0] * resolution * resolution + integers[:, 1] * resolution + integers[:, 2]
+        self.resolution = resolution
         # the centre's offset from the object, in pixels: whole pixels apart from the fractional
         # part, so float32 holds it to about 1e-7 of a pixel
         x, y = floats[:, 0] * resolution, floats[:, 1] * resolution
@@ -177,6 +177,12 @@ class _Group:
     def owner(self, where: torch.Tensor) -> torch.Tensor:
         return torch.div(where, self.side * self.side, rounding_mode="floor")
 
+    def pixels(self, where: torch.Tensor, owner: torch.Tensor) -> torch.Tensor:
+        """Indices of pixels `where` (of the flattened group) in one (N, R, R) plane of the chunk."""
+        local = where - owner * (self.side * self.side)
+        row = torch.div(local, self.side, rounding_mode="floor")
+        return self.corner.index_select(0, owner) + row * self.resolution + (local - row * self.side)
+
 
 def _points(u: torch.Tensor, v: torch.Tensor, a: torch.Tensor, b: torch.Tensor, offset_x: torch.Tensor,
             offset_y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -201,7 +207,7 @@ def _render_chunk(items: Sequence[Scene], resolution: int, supersample: int, ima
         pattern = _pattern_share(group, coverage, bits, objects.patterns[first:end]) if target else None
         covered = (coverage > 0).view(-1).nonzero().squeeze(1)
         owner = group.owner(covered)
-        pixel = group.pixel.view(-1).index_select(0, covered)
+        pixel = group.pixels(covered, owner)
         share = coverage.view(-1).index_select(0, covered)
         # paint: background + coverage x (colour - background); objects never overlap. Colours,
         # like the background, are in levels 0..255 with 0.5 added, so truncating later rounds.
