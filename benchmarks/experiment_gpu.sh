@@ -8,8 +8,8 @@
 #
 # Stages: (1) the training-throughput table of the five networks (images/s at the training batch,
 # 32); (2) the training budget sized from that table; (3) `experiment run`, which draws its scenes
-# with the batched renderer (effnet.experiment.render) on the training device and trains all five on
-# the same images; (4) a check that the results and every checkpoint load. Writes $OUT/throughput.md,
+# with the batched renderer (effnet.experiment.render; on the GPU where the run asks
+# SyntheticSource.split for its device, else on the CPU) and trains all five on the same images; (4) a check that the results and every checkpoint load. Writes $OUT/throughput.md,
 # $OUT/experiment (results.json and the state dicts the Experiment page reads) and $OUT/log.txt.
 # Every stage is bounded by `timeout`; rerunning the same command resumes a run cut short.
 #
