@@ -66,6 +66,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     run.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"), help="auto: the GPU when there is one")
     run.add_argument("--train-size", type=int, help=f"synthetic training scenes (default {DEFAULTS['train_size']})")
     run.add_argument("--test-size", type=int, help=f"synthetic held-out scenes (default {DEFAULTS['test_size']})")
+    run.add_argument("--val-size", type=int, help="synthetic validation scenes, apart from the test scenes (default 500)")
+    run.add_argument("--objects", default="small", choices=("small", "large"),
+                     help="synthetic task: small (default; targets 12-45%% of the side) or large (35-90%%)")
     run.add_argument("--data-seed", type=int, default=0, help="seed of the synthetic scenes (default 0)")
     run.add_argument("--threads", type=int, help="CPU threads for torch (default: torch's choice)")
     run.add_argument("--only", help="comma-separated subset of baseline,depth,width,resolution,compound")
@@ -152,8 +155,9 @@ def _source(args: argparse.Namespace, sizes: dict):
     from .experiment.data import ImageFolderSource, SyntheticSource, imagenette_source
 
     if args.data == "synthetic":
+        val_size = sizes["val_size"] if args.val_size is None else args.val_size
         return SyntheticSource(sizes["train_size"], sizes["test_size"], seed=args.data_seed, easy=sizes["easy"],
-                               val_size=sizes["val_size"])
+                               objects=args.objects, val_size=val_size)
     if args.data == "imagenette":
         return imagenette_source(args.out / "data", seed=args.data_seed)
     return ImageFolderSource(Path(args.data), seed=args.data_seed)

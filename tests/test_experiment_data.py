@@ -210,3 +210,101 @@ def test_half_turns_keep_every_pattern_but_mirrors_would_not():
     mirrored = synthetic._pattern("rising diagonals", -u, v)
     assert same(mirrored, synthetic._pattern("falling diagonals", u, v))
     assert not same(mirrored, synthetic._pattern("rising diagonals", u, v))
+
+
+# --- the validation split, replicates and the large-object task ------------------------------------
+# The first scenes of seed 0 as the code that made the committed results drew them (label, outline,
+# target x, distractors): the default task must keep drawing exactly these.
+COMMITTED_SCENES = {
+    "train": [(8, "hexagon", 0.761712, 3), (8, "triangle", 0.811114, 2), (2, "hexagon", 0.722883, 4), (7, "hexagon", 0.177037, 5)],
+    "test": [(5, "star", 0.12834, 4), (6, "star", 0.672586, 5), (5, "star", 0.66091, 4), (1, "star", 0.793287, 6)],
+}
+
+
+@pytest.mark.parametrize("split", ["train", "test"])
+def test_the_committed_tasks_scenes_are_unchanged(split):
+    drawn = [(s.label, s.target.kind, round(s.target.x, 6), len(s.distractors)) for s in synthetic.scenes(0, split, 4)]
+    assert drawn == COMMITTED_SCENES[split]
+    source = SyntheticSource(train_size=10, test_size=10, seed=0)
+    assert source.split(split, 32).labels[:4].tolist() == [label for label, *_ in COMMITTED_SCENES[split]]
+
+
+def test_validation_scenes_are_apart_from_train_and_test():
+    source = SyntheticSource(train_size=40, test_size=40, val_size=40, seed=0)
+    val = source.split("val", 32)
+    assert val.images.shape == (40, 3, 32, 32) and val.masks.shape == (40, 32, 32)
+    val_scenes = synthetic.scenes(0, "val", 40)
+    others = synthetic.scenes(0, "train", 40) + synthetic.scenes(0, "test", 40)
+    assert not set(val_scenes) & set(others)
+    pictures = {source.split(name, 32).images[i].tobytes() for name in ("train", "test") for i in range(40)}
+    assert not any(val.images[i].tobytes() in pictures for i in range(40))
+    with pytest.raises(DataError, match="accepted: train, val, test"):
+        source.split("show", 32)
+
+
+def test_train_seed_changes_training_scenes_only():
+    plain = SyntheticSource(train_size=20, test_size=20, val_size=20, seed=0)
+    replicate = SyntheticSource(train_size=20, test_size=20, val_size=20, seed=0, train_seed=7)
+    assert not np.array_equal(plain.split("train", 32).images, replicate.split("train", 32).images)
+    assert replicate.split("train", 32).labels.tolist() == [s.label for s in synthetic.scenes(7, "train", 20)]
+    for name in ("val", "test"):
+        assert np.array_equal(plain.split(name, 32).images, replicate.split(name, 32).images)
+        assert np.array_equal(plain.split(name, 32).masks, replicate.split(name, 32).masks)
+    assert replicate.describe()["train_seed"] == 7 and plain.describe()["train_seed"] == 0
+
+
+def test_large_objects_fill_35_to_90_percent_of_the_side():
+    items = synthetic.scenes(0, "train", 300, objects="large")
+    diameters = np.array([2 * s.target.radius for s in items])
+    assert diameters.min() >= 0.35 and diameters.max() <= 0.90
+    assert diameters.min() < 0.4 and diameters.max() > 0.8  # the whole range is used
+    small = np.array([2 * s.target.radius for s in synthetic.scenes(0, "train", 300)])
+    assert small.max() <= 0.45
+    assert sum(len(s.distractors) for s in items) > 0  # distractors where they fit
+    for s in items:
+        for other in s.distractors:
+            assert np.hypot(other.x - s.target.x, other.y - s.target.y) > other.radius + s.target.radius
+    assert {s.label for s in items} == set(range(len(synthetic.CLASSES)))
+
+
+def test_large_object_masks_sit_on_their_targets():
+    resolution = 64
+    source = SyntheticSource(train_size=30, test_size=10, seed=0, objects="large")
+    split = source.split("train", resolution)
+    for item, mask in zip(synthetic.scenes(0, "train", 30, objects="large"), split.masks):
+        rows, columns = np.nonzero(mask)
+        target = item.target
+        # every mask pixel within the target's circumscribed circle (plus one pixel)
+        distance = np.hypot((columns + 0.5) / resolution - target.x, (rows + 0.5) / resolution - target.y)
+        assert (distance <= target.radius + 1.5 / resolution).all()
+        # and the mask spans most of that circle (a triangle, the narrowest outline, spans 3/4 of it)
+        extent = max(rows.max() - rows.min(), columns.max() - columns.min()) + 1
+        assert extent >= 0.7 * 2 * target.radius * resolution
+    # the reference renderer draws the same masks
+    _, reference_mask = synthetic.render(synthetic.scene(0, "train", 3, objects="large"), resolution)
+    assert (reference_mask == split.masks[3]).mean() > 0.999
+
+
+def test_objects_and_val_size_are_checked_and_described():
+    with pytest.raises(DataError) as caught:
+        SyntheticSource(objects="huge")
+    assert "small, large" in str(caught.value) and "\n" not in str(caught.value)
+    with pytest.raises(DataError, match="val_size"):
+        SyntheticSource(val_size=2)
+    described = SyntheticSource(objects="large", val_size=50).describe()
+    assert described["objects"] == "large" and described["val_size"] == 50 and "large" in described["name"]
+
+
+def test_splits_drawn_on_a_device_are_tensors_there():
+    import torch
+
+    source = SyntheticSource(train_size=12, test_size=10, seed=1)
+    on_device = source.split("test", 40, device="cpu")
+    assert isinstance(on_device.images, torch.Tensor) and on_device.images.device.type == "cpu"
+    assert on_device.masks.dtype == torch.bool and on_device.labels.dtype == torch.int64
+    as_numpy = source.split("test", 40)
+    assert isinstance(as_numpy.images, np.ndarray)
+    assert np.array_equal(on_device.images.numpy(), as_numpy.images)
+    assert source.split("test", 40) is as_numpy  # kept per resolution
+    source.split("test", 48)
+    assert source.split("test", 40) is not as_numpy  # a new resolution replaced it

@@ -3,6 +3,7 @@ FLOPs, trained from scratch and measured for accuracy and for where their Grad-C
 
     plan      matched_plan(base, flops_multiple) -> five PlannedNetwork (closed form, no network built)
     data      SyntheticSource (seeded scenes with object masks), ImageFolderSource, imagenette_source
+    render    render_batch: many synthetic scenes at once, drawn on any device (torch)
     train     Recipe, train_network: one recipe for every network, resumable, CUDA when present
     evaluate  evaluate_network: accuracy with a 95% interval, pointing game, mass inside the object,
               or pytorch-grad-cam's faithfulness metrics on photos
@@ -24,6 +25,7 @@ from .results import ResultsError, parse_results, read_results
 
 _LAZY = {
     "synthetic": (),
+    "render": ("render_batch",),
     "data": ("DataError", "ImageFolderSource", "SyntheticSource", "imagenette_source"),
     "train": ("Recipe", "train_network"),
     "evaluate": ("evaluate_network", "mass_inside", "pointing_game", "wilson_interval", "faithfulness"),

@@ -5,7 +5,15 @@ airbench way: data in memory, on the device when there is a GPU): uint8 images (
 labels (N,) and, for the synthetic task only, bool object masks (N, R, R).
 
 - `SyntheticSource`: the seeded scenes of effnet.experiment.synthetic, drawn anew at each
-  resolution (never an upsampled small image), masks drawn alike.
+  resolution (never an upsampled small image), masks drawn alike, many at a time by
+  effnet.experiment.render (on the training device when `split(..., device=...)` names one).
+  Two tasks (`objects`): "small", the committed one, where targets are 12-45% of the image side
+  and a small target's pattern repeats every few pixels at the base's 80 px, so it favours
+  resolution (pixels per pattern period); and "large", targets filling 35-90% of the side as
+  ImageNet's objects mostly do, where every resolution resolves the pattern and what decides is
+  seeing the whole object at once (receptive field: depth) and telling ten patterns apart among
+  outlines (features: width). Train, validation and test scenes come from separate seeded
+  streams; replicates vary the training scenes (`train_seed`) but never the held-out ones.
 - `ImageFolderSource`: any folder in torchvision's ImageFolder layout (one sub-folder per class; or
   train/ and val/ (or test/) folders each holding that layout). No masks: attention is measured by
   faithfulness instead. Without train/val folders a seeded 80/20 split is made.
@@ -18,11 +26,14 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 
 from . import synthetic
+
+if TYPE_CHECKING:
+    import torch
 
 Progress = Callable[[float, str], None]
 IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
@@ -35,31 +46,42 @@ class DataError(ValueError):
 
 @dataclass(frozen=True)
 class Split:
-    images: np.ndarray  # uint8 (N, 3, R, R)
-    labels: np.ndarray  # int64 (N,)
-    masks: np.ndarray | None  # bool (N, R, R), or None where the source has no masks
+    """numpy arrays, or torch tensors on a device when the split was drawn there."""
+
+    images: np.ndarray | torch.Tensor  # uint8 (N, 3, R, R)
+    labels: np.ndarray | torch.Tensor  # int64 (N,)
+    masks: np.ndarray | torch.Tensor | None  # bool (N, R, R), or None where the source has no masks
 
 
 @dataclass
 class SyntheticSource:
-    """The synthetic patterns task: `train_size` and `test_size` scenes drawn from `seed`."""
+    """The synthetic patterns task: `train_size`, `val_size` and `test_size` scenes.
+
+    Validation and test scenes come from `seed`; training scenes from `train_seed` (None: `seed`),
+    so replicates with different training data are still compared on the same held-out images.
+    """
 
     train_size: int = 6000
     test_size: int = 1500
     seed: int = 0
     easy: bool = False  # synthetic.EASY: large targets, few distractors (smoke tests)
     val_size: int = 500
-    train_seed: int | None = None
+    train_seed: int | None = None  # the training scenes' seed (None: seed)
+    objects: str = "small"  # the task: synthetic.OBJECTS, "small" (committed) or "large"
     kind: str = field(default="synthetic", init=False)
     mean: tuple[float, float, float] = field(default=(0.5, 0.5, 0.5), init=False)
     std: tuple[float, float, float] = field(default=(0.25, 0.25, 0.25), init=False)
     _cache: dict = field(default_factory=dict, init=False, repr=False)
 
     def __post_init__(self) -> None:
-        for name in ("train_size", "test_size"):
+        for name in ("train_size", "test_size", "val_size"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or not 10 <= value <= 1_000_000:
                 raise DataError(f"{name} must be a whole number from 10 to 1000000, got {value!r}")
+        if self.objects not in synthetic.OBJECTS:
+            raise DataError(f"objects must be one of {', '.join(synthetic.OBJECTS)}, got {self.objects!r}")
+        if self.train_seed is not None and (isinstance(self.train_seed, bool) or not isinstance(self.train_seed, int)):
+            raise DataError(f"train_seed must be a whole number or None, got {self.train_seed!r}")
 
     @property
     def classes(self) -> tuple[str, ...]:
@@ -69,37 +91,50 @@ class SyntheticSource:
     def has_masks(self) -> bool:
         return True
 
-    def split(self, name: str, resolution: int, progress: Progress | None = None) -> Split:
-        key = (name, resolution)
+    def split(self, name: str, resolution: int, progress: Progress | None = None, device: str | torch.device | None = None) -> Split:
+        """Split `name` ("train", "val" or "test") at `resolution` px: numpy arrays, or with `device`
+        torch tensors drawn on that device (no copy from the host). Splits of one resolution are
+        kept (a new resolution replaces them)."""
+        from .render import render_batch
+
+        if name not in ("train", "val", "test"):
+            raise DataError(f"unknown split {name!r}; accepted: train, val, test")
+        key = (name, resolution, None if device is None else str(device))
         if key not in self._cache:
-            count = {"train": self.train_size, "val": self.val_size}.get(name, self.test_size)
+            count = {"train": self.train_size, "val": self.val_size, "test": self.test_size}[name]
             seed = self.train_seed if name == "train" and self.train_seed is not None else self.seed
-            items = synthetic.scenes(seed, name, count, easy=self.easy)
-            images = np.empty((count, 3, resolution, resolution), dtype=np.uint8)
-            masks = np.empty((count, resolution, resolution), dtype=bool)
-            for i, item in enumerate(items):
-                pixels, mask = synthetic.render(item, resolution)
-                images[i], masks[i] = pixels.transpose(2, 0, 1), mask
-                if progress is not None and i % 500 == 0:
-                    progress(i / count, f"drawing {name} scenes at {resolution} px")
+            items = synthetic.scenes(seed, name, count, easy=self.easy, objects=self.objects)
+            if progress is not None:
+                progress(0.0, f"drawing {count} {name} scenes at {resolution} px")
+            images, masks = render_batch(items, resolution, device="cpu" if device is None else device)
             labels = np.array([item.label for item in items], dtype=np.int64)
+            if device is None:
+                drawn = Split(images.numpy(), labels, masks.numpy())
+            else:
+                import torch
+
+                drawn = Split(images, torch.from_numpy(labels).to(images.device), masks)
             self._cache = {k: v for k, v in self._cache.items() if k[1] == resolution}  # keep one size
-            self._cache[key] = Split(images, labels, masks)
+            self._cache[key] = drawn
         return self._cache[key]
 
     def describe(self) -> dict:
         return {
             "kind": self.kind,
-            "name": "synthetic patterns" + (" (easy level)" if self.easy else ""),
+            "name": "synthetic patterns" + (" (large objects)" if self.objects == "large" else "")
+                    + (" (easy level)" if self.easy else ""),
             "classes": list(self.classes),
             "train_size": self.train_size,
-            "test_size": self.test_size,
             "val_size": self.val_size,
+            "test_size": self.test_size,
             "seed": self.seed,
+            "train_seed": self.seed if self.train_seed is None else self.train_seed,
+            "objects": self.objects,
             "easy": self.easy,
             "has_masks": True,
             "normalisation": {"mean": list(self.mean), "std": list(self.std)},
-            "description": (synthetic.__doc__ or "").split("\n\n")[1].replace("\n", " ").strip(),
+            "description": (synthetic.__doc__ or "").split("\n\n")[1].replace("\n", " ").strip() + (
+                " Large-object task: every target fills 35% to 90% of the image side." if self.objects == "large" else ""),
         }
 
 

@@ -20,8 +20,10 @@ backgrounds were a measured choice: with colours drawn anywhere in [0, 1] (dark 
 ground as often as the reverse) and outlines rather than patterns as classes, B0-layout networks
 from scratch stayed at chance for 16,000 images on this CPU while memorising the training set.
 
-Everything is numpy (no torch): scenes are pure data, cheap to make, and scene i of a split is
+Everything here is numpy (no torch): scenes are pure data, cheap to make, and scene i of a split is
 drawn from its own generator seeded with (seed, split, i), so any held-out image can be redrawn.
+`render` draws one scene and is the reference; effnet.experiment.render draws many at once, on
+any device, and is what the training data is made with.
 """
 
 from __future__ import annotations
@@ -39,7 +41,9 @@ MARKS: tuple[str, ...] = ("dot", "cross")  # loose marks: clutter on the backgro
 PATTERNS: tuple[str, ...] = ("horizontal stripes", "vertical stripes", "rising diagonals", "falling diagonals",
                              "checks", "dots", "rings", "spokes", "grid", "waves")
 CLASSES: tuple[str, ...] = PATTERNS
-SPLITS = {"train": 0, "test": 1, "show": 2, "val": 3}  # "show": extra held-out scenes for pictures
+# "show": extra held-out scenes for pictures; "val": held-out scenes for choices made while developing,
+# so that the test split is read once, at the end
+SPLITS = {"train": 0, "test": 1, "show": 2, "val": 3}
 
 TARGET_SIZE = (0.12, 0.45)  # the target's circumscribed diameter, as a share of the image side
 DISTRACTOR_SIZE = (0.10, 0.40)
@@ -48,6 +52,13 @@ LOOSE_MARKS = (1, 3)  # marks lying on the background
 # The easy level, for smoke tests (`experiment run --quick`): large targets, at most one distractor
 # of each kind. The same classes and drawing; only the draws' ranges differ.
 EASY = {"target_size": (0.35, 0.5), "plain": (0, 1), "loose": (0, 1)}
+# The two tasks: the target's circumscribed diameter as a share of the image side. "small" is the
+# committed task (objects as small as 12% of the side: the pattern's period is then a few pixels
+# at 80 px, so resolution decides); "large" fills 35-90% of the side, closer to ImageNet's
+# photos, where a pattern spans many pixels at every resolution and what the network sees at
+# once (receptive field) and how many features it has matter more. Distractors are drawn where
+# they fit beside the target.
+OBJECTS = {"small": TARGET_SIZE, "large": (0.35, 0.90)}
 MARK_SCALE = 0.42  # a loose mark's size relative to a mid-sized outline's circumradius
 ROTATION = 0.5  # objects turn by up to this many radians either way
 SUPERSAMPLE = 3  # 3 x 3 samples per pixel for coverage (anti-aliasing) and the mask
@@ -83,10 +94,13 @@ class Scene:
 # ---------------------------------------------------------------------------------------------
 # Drawing scenes
 # ---------------------------------------------------------------------------------------------
-def make_scene(rng: np.random.Generator, label: int | None = None, easy: bool = False) -> Scene:
-    """One random scene; `label` fixes its class (None: uniform over CLASSES); `easy`: see EASY."""
+def make_scene(rng: np.random.Generator, label: int | None = None, easy: bool = False, objects: str = "small") -> Scene:
+    """One random scene; `label` fixes its class (None: uniform over CLASSES); `easy`: see EASY;
+    `objects`: the task, "small" or "large" (see OBJECTS; large targets override EASY's size)."""
+    if objects not in OBJECTS:
+        raise ValueError(f"unknown objects {objects!r}; accepted: {', '.join(OBJECTS)}")
     label = int(rng.integers(len(CLASSES))) if label is None else int(label)
-    target_size = EASY["target_size"] if easy else TARGET_SIZE
+    target_size = OBJECTS["large"] if objects == "large" else EASY["target_size"] if easy else TARGET_SIZE
     plain_range, loose_range = (EASY["plain"], EASY["loose"]) if easy else (PLAIN_DISTRACTORS, LOOSE_MARKS)
     target = _outline(rng, OUTLINES[int(rng.integers(len(OUTLINES)))], PATTERNS[label], *target_size)
     placed: list[Shape] = [target]
@@ -112,16 +126,16 @@ def make_scene(rng: np.random.Generator, label: int | None = None, easy: bool = 
     return Scene(label, target, tuple(distractors[i] for i in order), tuple(float(v) for v in background))
 
 
-def scene(seed: int, split: str, index: int, easy: bool = False) -> Scene:
-    """Scene `index` of `split` ('train', 'test', 'show') for `seed`: the same on every machine."""
+def scene(seed: int, split: str, index: int, easy: bool = False, objects: str = "small") -> Scene:
+    """Scene `index` of `split` ('train', 'test', 'show', 'val') for `seed`: the same on every machine."""
     if split not in SPLITS:
         raise ValueError(f"unknown split {split!r}; accepted: {', '.join(SPLITS)}")
-    return make_scene(np.random.default_rng((int(seed), SPLITS[split], int(index))), easy=easy)
+    return make_scene(np.random.default_rng((int(seed), SPLITS[split], int(index))), easy=easy, objects=objects)
 
 
-def scenes(seed: int, split: str, count: int, start: int = 0, easy: bool = False) -> list[Scene]:
+def scenes(seed: int, split: str, count: int, start: int = 0, easy: bool = False, objects: str = "small") -> list[Scene]:
     """Scenes start .. start + count - 1 of `split`."""
-    return [scene(seed, split, i, easy) for i in range(start, start + count)]
+    return [scene(seed, split, i, easy, objects) for i in range(start, start + count)]
 
 
 def _colour(rng: np.random.Generator) -> tuple[float, float, float]:
@@ -253,6 +267,10 @@ def _background(scene: Scene, px: np.ndarray, py: np.ndarray) -> np.ndarray:
 def render(scene: Scene, resolution: int, supersample: int = SUPERSAMPLE) -> tuple[np.ndarray, np.ndarray]:
     """The scene as an RGB uint8 image (resolution, resolution, 3) and the target's mask (bool).
 
+    One scene at a time, in numpy and float64: the definition of the picture, kept as the
+    reference that effnet.experiment.render (many scenes at once, in torch, on any device) is
+    tested against. Training data is drawn with that batched renderer.
+
     Each object covers a pixel by the share of its supersample x supersample samples that fall
     inside it (anti-aliasing; the smooth background needs one sample); the mask is True where at
     least half of a pixel's samples fall on the target (outline and pattern). Distractors never touch
@@ -284,16 +302,6 @@ def render(scene: Scene, resolution: int, supersample: int = SUPERSAMPLE) -> tup
         if shape is scene.target:
             mask[r0:r1, c0:c1] = body.reshape(r1 - r0, supersample, c1 - c0, supersample).mean(axis=(1, 3)) >= 0.5
     return np.uint8(np.clip(np.rint(image * 255), 0, 255)), mask
-
-
-def render_many(items: Sequence[Scene], resolution: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(images uint8 (N, 3, R, R), masks bool (N, R, R), labels int64 (N,)) for a list of scenes."""
-    images = np.empty((len(items), 3, resolution, resolution), dtype=np.uint8)
-    masks = np.empty((len(items), resolution, resolution), dtype=bool)
-    for i, item in enumerate(items):
-        pixels, mask = render(item, resolution)
-        images[i], masks[i] = pixels.transpose(2, 0, 1), mask
-    return images, masks, np.array([item.label for item in items], dtype=np.int64)
 
 
 def sample_grid(seed: int = 0, resolution: int = 80, columns: int = 5, rows: int = 2, split: str = "show") -> np.ndarray:
