@@ -300,3 +300,24 @@ def _layer_profile(config: ScalingConfig, batch: int, dtype: str, device: str | 
         bandwidth = memory_rate(prediction.device, prediction.calibration.constants)
         grouped = [_timed(group, predicted, bandwidth) for group, predicted in zip(grouped, prediction.layers)]
     return LayerProfile(config, batch, dtype, tuple(row for group in grouped for row in group), prediction)
+
+
+CSV_COLUMNS = ("name", "stage", "block", "kind", "group", "module", "input_shape", "output_shape", "params", "macs",
+               "batch_macs", "bytes", "eager_bytes", "intensity", "kernels", "predicted_ms", "predicted_share", "bound")
+
+
+def to_csv(layers: LayerProfile) -> str:
+    """The layer table as CSV (shapes as CxHxW; the predicted columns empty without a prediction)."""
+    import csv
+    import io
+
+    total = layers.prediction.latency_ms if layers.prediction is not None else None
+    text = io.StringIO()
+    writer = csv.DictWriter(text, CSV_COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    for row in layers.layers:
+        values = row.as_dict(total)
+        values["input_shape"] = "x".join(map(str, row.input_shape))
+        values["output_shape"] = "x".join(map(str, row.output_shape))
+        writer.writerow({column: "" if values.get(column) is None else values[column] for column in CSV_COLUMNS})
+    return text.getvalue()
