@@ -124,3 +124,26 @@ def test_bad_batch_or_gpu_is_refused() -> None:
         layer_profile(effnet.preset("b0"), batch=0)
     with pytest.raises(ValueError, match="unknown GPU"):
         layer_profile(effnet.preset("b0"), device="Z80")
+
+
+def test_the_command_line_prints_the_layers_as_json_and_csv(capsys) -> None:
+    import csv
+    import json
+
+    from effnet.cli import main
+
+    assert main(["profile", "--preset", "b0", "--layers", "--predict", "H200 SXM", "--batch", "32", "--dtype", "float16",
+                 "--json"]) == 0
+    document = json.loads(capsys.readouterr().out)
+    layers = document["layers"]
+    for key in ("name", "stage", "kind", "params", "macs", "bytes", "intensity", "predicted_share"):
+        assert all(key in row for row in layers), key
+    assert sum(row["params"] for row in layers) == document["params"] == 5_288_548  # torchvision's B0 (NOTES.md)
+    assert sum(row["macs"] for row in layers) == document["macs"]
+    assert sum(row["bytes"] for row in layers) == document["memory_bytes"]
+    assert sum(row["predicted_ms"] for row in layers) == pytest.approx(document["predicted_latency_ms"])
+    assert "predicted" in document["prediction_label"]
+    assert main(["profile", "--preset", "b0", "--layers", "--csv"]) == 0
+    rows = list(csv.DictReader(capsys.readouterr().out.splitlines()))
+    assert len(rows) == len(layers) and sum(int(row["macs"]) for row in rows) == document["macs"]
+    assert main(["profile", "--preset", "b0", "--csv"]) == 2
