@@ -68,7 +68,9 @@ class LayerRow:
     eager_bytes: int  # bytes eager PyTorch moves for the row (separate batch-norm, activation, padding passes)
     batch: int
     kernels: int = 0  # kernels eager PyTorch dispatches for the row
-    predicted_ms: float | None = None  # its part of the predicted eager GPU latency (with --predict)
+    layer: str = ""  # the effnet.traffic / effnet.predict layer the row is part of ("stage3.1 expand")
+    predicted_ms: float | None = None  # its part of the predicted eager latency (with a device): GPU time + launch wait
+    predicted_gpu_ms: float | None = None  # the GPU-time part alone (what the roofline bounds)
     bound: str | None = None  # 'compute' or 'memory': what binds its predicted layer (rows with MACs)
 
     @property
@@ -81,10 +83,11 @@ class LayerRow:
             "name": self.name, "stage": self.stage, "block": self.block, "kind": self.kind, "group": self.group,
             "module": self.module, "input_shape": list(self.input_shape), "output_shape": list(self.output_shape),
             "params": self.params, "macs": self.macs, "batch_macs": self.macs * self.batch, "bytes": self.bytes,
-            "eager_bytes": self.eager_bytes, "intensity": self.intensity, "kernels": self.kernels,
+            "eager_bytes": self.eager_bytes, "intensity": self.intensity, "kernels": self.kernels, "layer": self.layer,
         }
         if self.predicted_ms is not None:
             row["predicted_ms"] = self.predicted_ms
+            row["predicted_gpu_ms"] = self.predicted_gpu_ms
             row["predicted_share"] = self.predicted_ms / total_ms if total_ms else 0.0
             row["bound"] = self.bound
         return row
@@ -258,7 +261,7 @@ def _eager(group: list[LayerRow], layer: Layer) -> list[LayerRow]:
     assert extra_kernels >= 0, (group[0].name, layer.kernels)
     padding = layer.memory_bytes - sum(row.eager_bytes for row in group)
     assert padding >= 0, (group[0].name, padding)
-    return [replace(row, kernels=1 + (extra_kernels if index == 0 else 0),
+    return [replace(row, kernels=1 + (extra_kernels if index == 0 else 0), layer=layer.name,
                     eager_bytes=row.eager_bytes + (padding if index == 0 else 0)) for index, row in enumerate(group)]
 
 
@@ -269,12 +272,10 @@ def _timed(group: list[LayerRow], predicted: LayerPrediction, bandwidth: float) 
     rest = max(0.0, predicted.gpu_s - sum(elementwise))
     weights = [(row.macs if predicted.bound == "compute" else row.eager_bytes) if row.macs else 0 for row in group]
     total_weight = sum(weights)
-    return [
-        replace(row, predicted_ms=1e3 * (wait[index] + (elementwise[index] if row.macs == 0 else
-                                                         rest * weights[index] / total_weight if total_weight else 0.0)),
-                bound=predicted.bound if row.macs else None)
-        for index, row in enumerate(group)
-    ]
+    gpu = [elementwise[index] if row.macs == 0 else rest * weights[index] / total_weight if total_weight else 0.0
+           for index, row in enumerate(group)]
+    return [replace(row, predicted_ms=1e3 * (wait[index] + gpu[index]), predicted_gpu_ms=1e3 * gpu[index],
+                    bound=predicted.bound if row.macs else None) for index, row in enumerate(group)]
 
 
 def layer_profile(config: ScalingConfig, batch: int = 1, dtype: str = "float32", device: str | None = None) -> LayerProfile:
@@ -303,7 +304,8 @@ def _layer_profile(config: ScalingConfig, batch: int, dtype: str, device: str | 
 
 
 CSV_COLUMNS = ("name", "stage", "block", "kind", "group", "module", "input_shape", "output_shape", "params", "macs",
-               "batch_macs", "bytes", "eager_bytes", "intensity", "kernels", "predicted_ms", "predicted_share", "bound")
+               "batch_macs", "bytes", "eager_bytes", "intensity", "kernels", "predicted_ms", "predicted_gpu_ms",
+               "predicted_share", "bound")
 
 
 def to_csv(layers: LayerProfile) -> str:
