@@ -11,6 +11,7 @@ import torch
 from streamlit.testing.v1 import AppTest
 
 import effnet
+from effnet.model import EfficientNet
 
 MAIN = str(Path(__file__).resolve().parents[1] / "app" / "main.py")
 
@@ -29,7 +30,7 @@ def _layer_table(at: AppTest):
 
 def _module_count(config: effnet.ScalingConfig, kind: type) -> int:
     with torch.device("meta"):
-        model = effnet.model.EfficientNet(config)
+        model = EfficientNet(config)
     if kind is torch.nn.Conv2d:  # depthwise: a convolution with one group a channel
         return sum(isinstance(m, kind) and m.groups == m.in_channels > 1 for m in model.modules())
     return sum(isinstance(m, kind) for m in model.modules())

@@ -123,7 +123,13 @@ COLUMNS = {
 
 
 def section(config: effnet.ScalingConfig, build_error: str | None = None) -> None:
-    """The layer section of Build & profile for `config`."""
+    """The layer section of Build & profile for `config` (in a container a browser test can find)."""
+    with st.container(key="layers_section"):
+        _layers(config)
+    onnx_section(config, build_error)
+
+
+def _layers(config: effnet.ScalingConfig) -> None:
     st.subheader("Every layer: where the time goes")
     device, batch, dtype = options()
     layers = layer_profile(config, batch, dtype, device)
@@ -158,7 +164,6 @@ def section(config: effnet.ScalingConfig, build_error: str | None = None) -> Non
     slug = config.name or "custom"
     st.download_button("Download the layer table (CSV)", to_csv(layers), file_name=f"effnet_{slug}_layers.csv",
                        mime="text/csv", key="layers_csv", on_click="ignore")
-    onnx_section(config, build_error)
 
 
 def onnx_section(config: effnet.ScalingConfig, build_error: str | None = None) -> None:
