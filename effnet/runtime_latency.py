@@ -51,11 +51,13 @@ def measure_onnxruntime_latency(
     progress: ProgressCallback | None = None,
     threads: int | None = None,
     dtype: str = "float32",
+    onnx_data: bytes | None = None,
 ) -> Latency:
     """Median and spread of ONNX Runtime forward passes of `config` on random images (see the module docstring).
 
     threads: intra-op threads; None means torch's current setting, the thread count a PyTorch
-    measurement in this process would use. Other arguments as effnet.measure_latency's.
+    measurement in this process would use. onnx_data: an export of `config` already made (a benchmark
+    timing several batches exports once); None exports here. Other arguments as effnet.measure_latency's.
     """
     import numpy as np
     import torch
@@ -75,12 +77,15 @@ def measure_onnxruntime_latency(
         time_budget_s = defaults["budget_s"]
     used_threads = threads or torch.get_num_threads()
 
-    report(0.0, "exporting the network to ONNX (not timed)")
-    try:
-        exported = export_onnx(config, weights="untrained", seed=0)
-    except ExportError as error:
-        raise LatencyError(str(error)) from None
-    session = onnxruntime_session(exported.data, used_threads)
+    export_s = None
+    if onnx_data is None:
+        report(0.0, "exporting the network to ONNX (not timed)")
+        try:
+            exported = export_onnx(config, weights="untrained", seed=0)
+        except ExportError as error:
+            raise LatencyError(str(error)) from None
+        onnx_data, export_s = exported.data, exported.export_s
+    session = onnxruntime_session(onnx_data, used_threads)
     name = session.get_inputs()[0].name
     images = np.random.default_rng(0).standard_normal((batch, 3, config.resolution, config.resolution)).astype(np.float32)
 
@@ -105,6 +110,6 @@ def measure_onnxruntime_latency(
         images_per_second=batch * 1000.0 / median,
         achieved_tflops=2.0 * profile(config).macs * batch / (median / 1000.0) / 1e12,
         peak_tflops=None, stopped_early=stopped_early, mode="onnxruntime", runtime="onnxruntime",
-        export_s=exported.export_s,
+        export_s=export_s,
     )
 

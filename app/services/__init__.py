@@ -8,5 +8,7 @@
 - `plans`: the matched-FLOPs plan of a configuration (`st.cache_data` by value; no torch).
 - `experiment`: the experiment's results.json (by file version), its trained networks
   (`st.cache_resource`) and their Grad-CAM panels on held-out scenes and uploads (`st.cache_data`).
+- `exports`: the current configuration's ONNX file (`st.cache_resource`, a few immutable entries) and
+  its ONNX Runtime latency (not cached), both on demand.
 - `training`: the one training subprocess a server runs at a time, and its progress (a lock).
 """
