@@ -27,8 +27,6 @@ from .onnx_export import ExportError, export_onnx
 from .profile import profile
 from .scaling import ScalingConfig
 
-RUNTIMES = ("pytorch", "onnxruntime")
-
 
 def onnxruntime_session(data: bytes, threads: int):
     """An ONNX Runtime session on the CPU execution provider with `threads` intra-op threads."""
