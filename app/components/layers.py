@@ -102,13 +102,15 @@ def groups_figure(layers: LayerProfile) -> go.Figure:
 def table(layers: LayerProfile, kinds: list[str]) -> pd.DataFrame:
     """The layer table with numeric columns (so sorting is numeric), restricted to `kinds`."""
     total = layers.prediction.latency_ms
+    columns = ["Layer", "Kind", "Stage", "Input (C×H×W)", "Output (C×H×W)", "Params", "MACs", "Bytes (traffic)", "FLOP/B",
+               "Predicted ms", "Share %"]
     rows = [{
         "Layer": row.name, "Kind": row.kind, "Stage": row.stage,
         "Input (C×H×W)": "×".join(map(str, row.input_shape)), "Output (C×H×W)": "×".join(map(str, row.output_shape)),
         "Params": row.params, "MACs": row.macs, "Bytes (traffic)": row.bytes, "FLOP/B": round(row.intensity, 2),
         "Predicted ms": row.predicted_ms, "Share %": 100 * row.predicted_ms / total,
     } for row in layers.layers if row.kind in kinds]
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=columns)
 
 
 COLUMNS = {
@@ -154,15 +156,17 @@ def _layers(config: effnet.ScalingConfig) -> None:
     with right:
         st.plotly_chart(projector.figure(groups_figure(layers)), key="chart_layers_groups",
                         config=charts.export_config("layers_by_part"), theme=projector.theme())
-    present = [kind for kind in KIND_NAMES if any(row.kind == kind for row in layers.layers)]
-    kinds = st.multiselect("Show kinds", present, default=present, key="layers_kinds", format_func=KIND_NAMES.get)
+    # every kind is always offered (Lite has no squeeze-and-excitation): options that change with the
+    # sliders would reset the filter on a slider move
+    kinds = st.multiselect("Show kinds", list(KIND_NAMES), default=list(KIND_NAMES), key="layers_kinds",
+                           format_func=KIND_NAMES.get)
     frame = table(layers, kinds)
     st.dataframe(frame, hide_index=True, column_config=COLUMNS, key="layers_table", height=420)
     st.caption(f"{len(frame)} of {len(layers.layers)} layers shown; click a column header to sort. Sums: "
                f"{units.si(layers.params)} parameters, {units.si(layers.macs)} multiply-adds, "
                f"{units.binary_bytes(layers.memory_bytes)} moved: the stage table's figures.")
     slug = config.name or "custom"
-    st.download_button("Download the layer table (CSV)", to_csv(layers), file_name=f"effnet_{slug}_layers.csv",
+    st.download_button("Download the layer table (CSV)", lambda: to_csv(layers), file_name=f"effnet_{slug}_layers.csv",
                        mime="text/csv", key="layers_csv", on_click="ignore")
 
 
