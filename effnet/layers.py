@@ -34,8 +34,8 @@ from functools import lru_cache
 
 from .predict import Layer, LayerPrediction, Prediction, eager_layers, memory_rate, predict
 from .profile import Step, block_steps
-from .scaling import ScalingConfig, Stage, stages
-from .traffic import LayerTraffic, dtype_bytes, stage_layers, traffic
+from .scaling import ScalingConfig, Stage
+from .traffic import LayerTraffic, check_batch, dtype_bytes, traffic
 
 KINDS = ("conv", "depthwise", "se", "linear", "bn", "act", "pool", "scale", "add")
 # "Where the time goes": every row belongs to one part of the network. Dense k x k convolutions (the
@@ -218,9 +218,8 @@ def _block_rows(stage: Stage, block: int, moved: tuple[LayerTraffic, ...], batch
     return groups
 
 
-def _stage_rows(stage: Stage, config: ScalingConfig, batch: int, dtype: str) -> list[list[LayerRow]]:
+def _stage_rows(stage: Stage, moved: tuple[LayerTraffic, ...], config: ScalingConfig, batch: int, dtype: str) -> list[list[LayerRow]]:
     size = dtype_bytes(dtype)
-    moved = stage_layers(stage, batch, dtype, config.num_classes)
     if stage.kind == "stem":
         params = stage.out_channels * 3 * stage.kernel_size**2 + 2 * stage.out_channels
         macs = (params - 2 * stage.out_channels) * stage.output_resolution**2
@@ -254,28 +253,29 @@ def _stage_rows(stage: Stage, config: ScalingConfig, batch: int, dtype: str) -> 
 # ---------------------------------------------------------------------------------------------
 # eager kernels and bytes, and predicted time, split among the rows of each eager layer
 # ---------------------------------------------------------------------------------------------
-def _eager(group: list[LayerRow], layer: Layer) -> list[LayerRow]:
-    """`group`'s rows with the kernels and bytes of one eager layer (effnet.predict's): Conv2dSame's
-    padding pass (a kernel, and a read and a write of the input) belongs to the convolution."""
+def _finish(group: list[LayerRow], layer: Layer, predicted: LayerPrediction | None, bandwidth: float) -> list[LayerRow]:
+    """`group`'s rows with the kernels and bytes of one eager layer (effnet.predict's), and with a
+    prediction their part of its time (see the module docstring). Conv2dSame's padding pass (a kernel,
+    and a read and a write of the input) belongs to the convolution."""
     extra_kernels = layer.kernels - len(group)
-    assert extra_kernels >= 0, (group[0].name, layer.kernels)
     padding = layer.memory_bytes - sum(row.eager_bytes for row in group)
-    assert padding >= 0, (group[0].name, padding)
-    return [replace(row, kernels=1 + (extra_kernels if index == 0 else 0), layer=layer.name,
-                    eager_bytes=row.eager_bytes + (padding if index == 0 else 0)) for index, row in enumerate(group)]
-
-
-def _timed(group: list[LayerRow], predicted: LayerPrediction, bandwidth: float) -> list[LayerRow]:
-    """`group`'s rows with their part of one predicted eager layer's time (see the module docstring)."""
-    wait = [predicted.wait_s * row.kernels / predicted.layer.kernels for row in group]
-    elementwise = [row.eager_bytes / bandwidth if row.macs == 0 else 0.0 for row in group]
+    assert extra_kernels >= 0 and padding >= 0, (group[0].name, extra_kernels, padding)
+    kernels = [1 + extra_kernels] + [1] * (len(group) - 1)
+    eager = [row.eager_bytes for row in group]
+    eager[0] += padding
+    if predicted is None:
+        return [replace(row, kernels=kernels[i], eager_bytes=eager[i], layer=layer.name) for i, row in enumerate(group)]
+    elementwise = [eager[i] / bandwidth if row.macs == 0 else 0.0 for i, row in enumerate(group)]
     rest = max(0.0, predicted.gpu_s - sum(elementwise))
-    weights = [(row.macs if predicted.bound == "compute" else row.eager_bytes) if row.macs else 0 for row in group]
+    weights = [(row.macs if predicted.bound == "compute" else eager[i]) if row.macs else 0 for i, row in enumerate(group)]
     total_weight = sum(weights)
-    gpu = [elementwise[index] if row.macs == 0 else rest * weights[index] / total_weight if total_weight else 0.0
-           for index, row in enumerate(group)]
-    return [replace(row, predicted_ms=1e3 * (wait[index] + gpu[index]), predicted_gpu_ms=1e3 * gpu[index],
-                    bound=predicted.bound if row.macs else None) for index, row in enumerate(group)]
+    rows = []
+    for i, row in enumerate(group):
+        gpu = elementwise[i] if row.macs == 0 else rest * weights[i] / total_weight if total_weight else 0.0
+        wait = predicted.wait_s * kernels[i] / layer.kernels
+        rows.append(replace(row, kernels=kernels[i], eager_bytes=eager[i], layer=layer.name, predicted_ms=1e3 * (wait + gpu),
+                            predicted_gpu_ms=1e3 * gpu, bound=predicted.bound if row.macs else None))
+    return rows
 
 
 def layer_profile(config: ScalingConfig, batch: int = 1, dtype: str = "float32", device: str | None = None) -> LayerProfile:
@@ -284,24 +284,23 @@ def layer_profile(config: ScalingConfig, batch: int = 1, dtype: str = "float32",
 
     Cached by value: the Build page asks for the same profile on every rerun.
     """
-    traffic(config, batch, dtype)  # validates batch and dtype with the traffic model's messages
+    check_batch(batch)  # the traffic model's checks and messages
+    dtype_bytes(dtype)
     prediction = predict(config, device, batch, dtype) if device is not None else None
     return _layer_profile(config, batch, dtype, prediction.device.name if prediction else None)
 
 
 @lru_cache(maxsize=256)
 def _layer_profile(config: ScalingConfig, batch: int, dtype: str, device: str | None) -> LayerProfile:
-    grouped = [group for stage in stages(config) for group in _stage_rows(stage, config, batch, dtype)]
-    eager = eager_layers(config, batch, dtype)
+    moved = traffic(config, batch, dtype)
+    grouped = [group for stage in moved.stages for group in _stage_rows(stage.stage, stage.layers, config, batch, dtype)]
+    eager = eager_layers(config, batch, dtype, moved)
     assert len(eager) == len(grouped), (len(eager), len(grouped))
-    grouped = [_eager(group, layer) for group, (_, layer) in zip(grouped, eager)]
-    prediction = None
-    if device is not None:
-        prediction = predict(config, device, batch, dtype)
-        bandwidth = memory_rate(prediction.device, prediction.calibration.constants)
-        grouped = [_timed(group, predicted, bandwidth) for group, predicted in zip(grouped, prediction.layers)]
-    return LayerProfile(config, batch, dtype, tuple(row for group in grouped for row in group), prediction)
-
+    prediction = predict(config, device, batch, dtype) if device is not None else None
+    timed = prediction.layers if prediction is not None else [None] * len(grouped)
+    bandwidth = memory_rate(prediction.device, prediction.calibration.constants) if prediction is not None else 1.0
+    rows = [row for group, (_, layer), predicted in zip(grouped, eager, timed) for row in _finish(group, layer, predicted, bandwidth)]
+    return LayerProfile(config, batch, dtype, tuple(rows), prediction)
 
 CSV_COLUMNS = ("name", "stage", "block", "kind", "group", "module", "input_shape", "output_shape", "params", "macs",
                "batch_macs", "bytes", "eager_bytes", "intensity", "kernels", "predicted_ms", "predicted_gpu_ms",
