@@ -6,6 +6,8 @@
     effnet.profile(config).macs              # multiply-adds, in closed form (no weights built)
     model = effnet.build(config)             # a torch.nn.Module
     effnet.measure_latency(model)            # GPU when there is one, CPU otherwise
+    effnet.layer_profile(config, 32, "float16", "H200 SXM")   # every layer: params, MACs, bytes, predicted time
+    effnet.export_onnx(config).data          # the network as an ONNX file (dynamic batch)
     effnet.compare_family("assets/chelsea.jpg")   # Grad-CAM of the trained Lite0/1/2
 
 The scaling arithmetic and the profile are pure Python and import at once; everything that needs
@@ -58,6 +60,9 @@ _LAZY = {
     ),
     "images": ("ImageError", "load_image"),
     "latency": ("Latency", "LatencyError", "cuda_available", "device_description", "measure_latency"),
+    "layers": ("LayerProfile", "LayerRow", "layer_profile"),
+    "onnx_export": ("ExportError", "ExportedModel", "export_onnx"),
+    "runtime_latency": ("measure_onnxruntime_latency",),
 }
 _LAZY_NAMES = {name: module for module, names in _LAZY.items() for name in names}
 

@@ -9,6 +9,11 @@
                              [--channels-last] [--runs N] [--time-budget S] [--json]
     python -m effnet profile --preset b0 --predict "H200 SXM" [--batch 32] [--dtype float16] [--json]
                              (predicted eager GPU latency, effnet.predict; no GPU needed)
+    python -m effnet profile --preset b0 --layers [--predict "H200 SXM" --batch 32 --dtype float16] [--json | --csv]
+                             (every layer: effnet.layers)
+    python -m effnet profile --preset b0 --latency --runtime onnxruntime|both [--batch 8] [--json]
+                             (ONNX Runtime beside PyTorch eager on the CPU)
+    python -m effnet export --preset b3 --onnx b3.onnx [--seed 0 | --untrained | --state-dict PATH]   (effnet.cli_export)
     python -m effnet presets [--json]
     python -m effnet cam ...          (when effnet.cli_cam is installed)
     python -m effnet experiment plan|run|show ...   (effnet.cli_experiment)
@@ -69,16 +74,7 @@ def build_parser(cam_module: ModuleType | None = None) -> argparse.ArgumentParse
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     prof = commands.add_parser("profile", help="parameters, multiply-adds, memory and (optionally) latency of one configuration")
-    which = prof.add_argument_group("which network (choose one way)")
-    which.add_argument("--preset", help=f"an official configuration: {', '.join(PRESETS)}")
-    which.add_argument("--phi", type=float, help="compound coefficient: d = alpha^phi, w = beta^phi, r = 224 * gamma^phi")
-    which.add_argument("--alpha", type=float, help=f"depth base for --phi (default {ALPHA})")
-    which.add_argument("--beta", type=float, help=f"width base for --phi (default {BETA})")
-    which.add_argument("--gamma", type=float, help=f"resolution base for --phi (default {GAMMA})")
-    which.add_argument("--depth", type=float, help="depth multiplier of a custom configuration (default 1)")
-    which.add_argument("--width", type=float, help="width multiplier of a custom configuration (default 1)")
-    which.add_argument("--resolution", type=int, help="input side in pixels (custom, or to feed a preset another size)")
-    which.add_argument("--variant", choices=VARIANTS, help="'b' (the paper's) or 'lite' for --phi and custom configurations")
+    add_network_arguments(prof)
     timing = prof.add_argument_group("latency (random weights: timing does not depend on their values)")
     timing.add_argument("--latency", action="store_true", help="also time forward passes")
     timing.add_argument("--device", choices=("auto", "cpu", "cuda"), help="where to time (default auto: the GPU if there is one)")
@@ -91,9 +87,15 @@ def build_parser(cam_module: ModuleType | None = None) -> argparse.ArgumentParse
                                                               "cuda_graphs (GPU only)")
     timing.add_argument("--runs", type=int, help="timed runs (default: chosen from the warm-up time)")
     timing.add_argument("--time-budget", type=float, help="seconds the whole measurement may take")
+    timing.add_argument("--runtime", choices=("pytorch", "onnxruntime", "both"),
+                        help="what runs the network: pytorch (default), onnxruntime (the ONNX export on ONNX Runtime's "
+                             "CPU execution provider, same batch and threads) or both, one after the other (CPU only)")
     prof.add_argument("--predict", metavar="GPU", help="also predict the eager latency on this GPU (no GPU needed): "
                                                         "H100 SXM, H200 SXM, A100 SXM 80GB, L4, T4 or RTX 4090 "
                                                         "(case and spaces do not matter); uses --batch and --dtype")
+    prof.add_argument("--layers", action="store_true", help="every layer: kind, shapes, params, MACs, bytes, FLOP/B "
+                                                           "(and with --predict its predicted share of the time)")
+    prof.add_argument("--csv", action="store_true", help="with --layers: print the layer table as CSV")
     prof.add_argument("--json", action="store_true", help="print one JSON object instead of tables")
 
     listing = commands.add_parser("presets", help="the official configurations with their parameters and multiply-adds")
@@ -101,6 +103,9 @@ def build_parser(cam_module: ModuleType | None = None) -> argparse.ArgumentParse
 
     if cam_module is not None:
         cam_module.add_parser(commands)
+    from . import cli_export
+
+    cli_export.add_parser(commands)
     from . import cli_experiment
 
     cli_experiment.add_parser(commands)
@@ -108,6 +113,21 @@ def build_parser(cam_module: ModuleType | None = None) -> argparse.ArgumentParse
 
     cli_weights.add_parser(commands)
     return parser
+
+
+def add_network_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options that name a network (--preset, --phi, --depth/--width/--resolution, --variant), shared
+    by every subcommand that takes one; config_from_arguments reads them."""
+    which = parser.add_argument_group("which network (choose one way)")
+    which.add_argument("--preset", help=f"an official configuration: {', '.join(PRESETS)}")
+    which.add_argument("--phi", type=float, help="compound coefficient: d = alpha^phi, w = beta^phi, r = 224 * gamma^phi")
+    which.add_argument("--alpha", type=float, help=f"depth base for --phi (default {ALPHA})")
+    which.add_argument("--beta", type=float, help=f"width base for --phi (default {BETA})")
+    which.add_argument("--gamma", type=float, help=f"resolution base for --phi (default {GAMMA})")
+    which.add_argument("--depth", type=float, help="depth multiplier of a custom configuration (default 1)")
+    which.add_argument("--width", type=float, help="width multiplier of a custom configuration (default 1)")
+    which.add_argument("--resolution", type=int, help="input side in pixels (custom, or to feed a preset another size)")
+    which.add_argument("--variant", choices=VARIANTS, help="'b' (the paper's) or 'lite' for --phi and custom configurations")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -142,10 +162,13 @@ def config_from_arguments(args: argparse.Namespace) -> ScalingConfig:
 
 
 def _run_profile(args: argparse.Namespace) -> int:
-    timing_options = {"--device": args.device, "--runs": args.runs, "--time-budget": args.time_budget, "--mode": args.mode}
+    timing_options = {"--device": args.device, "--runs": args.runs, "--time-budget": args.time_budget, "--mode": args.mode,
+                      "--runtime": args.runtime}
     stray = [name for name, value in timing_options.items() if value is not None] + (["--channels-last"] if args.channels_last else [])
     if stray and not args.latency:
         raise UsageError(f"{', '.join(stray)} {'needs' if len(stray) == 1 else 'need'} --latency")
+    if args.csv and (not args.layers or args.json):
+        raise UsageError("--csv prints the layer table: use it with --layers and without --json")
     config = config_from_arguments(args)
     result = profile(config)
     moved = traffic(config, batch=1 if args.batch is None else args.batch, dtype=args.dtype or "float32")
@@ -154,24 +177,15 @@ def _run_profile(args: argparse.Namespace) -> int:
         from .predict import predict
 
         prediction = predict(config, args.predict, batch=moved.batch, dtype=moved.dtype)
-    latency = None
-    if args.latency:
-        progress = _ProgressBar(sys.stderr) if sys.stderr.isatty() else None
-        try:
-            latency = measure_latency(
-                config,
-                batch=1 if args.batch is None else args.batch,
-                device=args.device or "auto",
-                dtype=args.dtype or "float32",
-                runs=args.runs,
-                channels_last=args.channels_last,
-                time_budget_s=args.time_budget,
-                progress=progress,
-                mode=args.mode or "eager",
-            )
-        finally:
-            if progress is not None:
-                progress.close()
+    latency, runtime_latency = _measure(args, config) if args.latency else (None, None)
+    layers = None
+    if args.layers:
+        from .layers import layer_profile, to_csv
+
+        layers = layer_profile(config, moved.batch, moved.dtype, args.predict)
+        if args.csv:
+            print(to_csv(layers), end="")
+            return 0
     if args.json:
         document = result.as_dict()
         # memory traffic for the batch and dtype (effnet.traffic): per stage and for the network
@@ -181,6 +195,11 @@ def _run_profile(args: argparse.Namespace) -> int:
             row.update(memory_bytes=stage.memory_bytes, intensity=stage.intensity, batch_macs=stage.macs)
         if latency is not None:
             document["latency"] = latency.as_dict()
+        if runtime_latency is not None:  # --runtime both: PyTorch under "latency", ONNX Runtime beside it
+            document["latency_onnxruntime"] = runtime_latency.as_dict()
+            document["onnxruntime_speedup"] = latency.median_ms / runtime_latency.median_ms
+        if layers is not None:
+            document.update(layers.as_dict())
         if prediction is not None:
             predicted = prediction.as_dict()
             document.update({key: predicted[key] for key in ("predicted_latency_ms", "launch_ms", "memory_ms", "compute_ms")})
@@ -190,6 +209,11 @@ def _run_profile(args: argparse.Namespace) -> int:
         print(json.dumps(document, indent=2))
     else:
         text = format_profile(result, latency, moved)
+        if runtime_latency is not None:
+            text += (f"\nlatency: {runtime_latency.summary()}\nONNX Runtime is {latency.median_ms / runtime_latency.median_ms:.2f}x "
+                     "as fast as PyTorch eager here (ratio of the medians)")
+        if layers is not None:
+            text += "\n\n" + format_layers(layers)
         if prediction is not None:
             text += (f"\npredicted latency on {prediction.device.name} (eager, batch {prediction.batch}, {prediction.dtype}; "
                      f"{prediction.calibration_note}): {_milliseconds(prediction.latency_ms)} = launch "
@@ -197,6 +221,56 @@ def _run_profile(args: argparse.Namespace) -> int:
                      f"compute-bound {_milliseconds(prediction.compute_ms)}")
         print(text)
     return 0
+
+
+def _measure(args: argparse.Namespace, config: ScalingConfig) -> tuple[Latency, Latency | None]:
+    """(the latency asked for, ONNX Runtime's beside PyTorch's with --runtime both, else None)."""
+    runtime = args.runtime or "pytorch"
+    if runtime != "pytorch":
+        if args.device == "cuda":
+            raise UsageError("--runtime onnxruntime times on the CPU (ONNX Runtime's CPU execution provider): drop --device cuda")
+        if (args.mode or "eager") != "eager" or args.channels_last:
+            raise UsageError("--runtime onnxruntime compares with PyTorch eager: drop --mode and --channels-last")
+    batch, dtype = 1 if args.batch is None else args.batch, args.dtype or "float32"
+    measured: list[Latency] = []
+    for name in (("pytorch", "onnxruntime") if runtime == "both" else (runtime,)):
+        progress = _ProgressBar(sys.stderr) if sys.stderr.isatty() else None
+        try:
+            if name == "onnxruntime":
+                from .runtime_latency import measure_onnxruntime_latency
+
+                measured.append(measure_onnxruntime_latency(config, batch=batch, runs=args.runs, dtype=dtype,
+                                                            time_budget_s=args.time_budget, progress=progress))
+            else:
+                measured.append(measure_latency(
+                    config, batch=batch, device="cpu" if runtime == "both" else args.device or "auto", dtype=dtype,
+                    runs=args.runs, channels_last=args.channels_last, time_budget_s=args.time_budget,
+                    progress=progress, mode=args.mode or "eager",
+                ))
+        finally:
+            if progress is not None:
+                progress.close()
+    return measured[0], measured[1] if len(measured) > 1 else None
+
+
+def format_layers(layers) -> str:
+    """The layer table (effnet.layers) as text: one line per layer."""
+    timed = layers.prediction is not None
+    header = ("Layer", "Kind", "Output", "Params", "MACs", f"Bytes (batch {layers.batch})", "FLOP/B") + (
+        ("Predicted", "Share") if timed else ())
+    total = layers.prediction.latency_ms if timed else 1.0
+    rows = []
+    for row in layers.layers:
+        cells = (row.name, row.kind, "x".join(map(str, row.output_shape)), _si(row.params), _si(row.macs),
+                 _si(row.bytes) + "B", f"{row.intensity:.1f}")
+        if timed:
+            cells += (_milliseconds(row.predicted_ms), f"{100 * row.predicted_ms / total:.1f}%")
+        rows.append(cells)
+    lines = _table(header, rows, left=(0, 1))
+    if timed:
+        lines.append(f"Predicted: {layers.prediction.label}; eager, batch {layers.batch}, {layers.dtype}, "
+                     f"{_milliseconds(layers.prediction.latency_ms)} in all")
+    return "\n".join(lines)
 
 
 def format_profile(result: Profile, latency: Latency | None = None, moved: Traffic | None = None) -> str:
@@ -285,6 +359,10 @@ def main(argv: list[str] | None = None) -> int:
             return _run_profile(args)
         if args.command == "presets":
             return _run_presets(args)
+        if args.command == "export":
+            from . import cli_export
+
+            return int(cli_export.run(args))
         if args.command == "cam" and cam_module is not None:
             return int(cam_module.run(args))
         if args.command == "experiment":

@@ -116,10 +116,15 @@ class Latency:
     stopped_early: bool  # the time budget ended the measurement before the planned runs
     mode: str = "eager"  # one of MODES: how the forward pass was executed
     compile_s: float | None = None  # mode 'compile': seconds the first (compiling) pass took
+    runtime: str = "pytorch"  # "pytorch", or "onnxruntime" (effnet.runtime_latency: the exported network)
+    export_s: float | None = None  # runtime 'onnxruntime': seconds the ONNX export took (not timed)
 
     @property
     def mode_label(self) -> str:
-        """'eager', 'torch.compile', 'CUDA graphs', ... plus ', channels_last' when that was on too."""
+        """'eager', 'torch.compile', 'CUDA graphs', ... plus ', channels_last' when that was on too;
+        'ONNX Runtime (CPU)' for a network timed in ONNX Runtime."""
+        if self.runtime == "onnxruntime":
+            return "ONNX Runtime (CPU)"
         label = MODES.get(self.mode, self.mode)
         return label + (", channels_last" if self.channels_last and "channels_last" not in label else "")
 
@@ -152,6 +157,8 @@ class Latency:
             text += f" ({self.percent_of_peak:.2g}% of the {self.peak_tflops:g} TFLOP/s peak)"
         if self.compile_s is not None:
             text += f"; compiling took {self.compile_s:.1f} s (not timed)"
+        if self.export_s is not None:
+            text += f"; exporting to ONNX took {self.export_s:.1f} s (not timed)"
         if self.stopped_early:
             text += "; stopped early at the time budget"
         return text

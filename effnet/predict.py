@@ -47,7 +47,7 @@ import numpy as np
 
 from .roofline import DEVICES, Device
 from .scaling import ScalingConfig
-from .traffic import LayerTraffic, dtype_bytes, traffic
+from .traffic import LayerTraffic, Traffic, dtype_bytes, traffic
 
 CALIBRATION_PATH = Path(__file__).resolve().parent / "data" / "latency_calibration.json"
 KINDS = ("dense conv", "1x1 conv", "depthwise", "fc", "squeeze-excite", "elementwise")
@@ -291,9 +291,11 @@ def _eager_layer(layer: LayerTraffic, stage_kind: str, tf_padding: bool) -> Laye
     return Layer(name, kind, kernels, 2 * layer.macs, layer.memory_bytes, extra)
 
 
-def eager_layers(config: ScalingConfig, batch: int = 1, dtype: str = "float32") -> tuple[tuple[int, Layer], ...]:
-    """(stage index, layer) for every layer of `config` as effnet.build's module runs in eager mode."""
-    moved = traffic(config, batch, dtype)
+def eager_layers(config: ScalingConfig, batch: int = 1, dtype: str = "float32",
+                 moved: Traffic | None = None) -> tuple[tuple[int, Layer], ...]:
+    """(stage index, layer) for every layer of `config` as effnet.build's module runs in eager mode.
+    `moved`: traffic(config, batch, dtype) when the caller has it already."""
+    moved = moved or traffic(config, batch, dtype)
     tf_padding = config.is_lite  # effnet.build's default
     return tuple((stage.stage.index, _eager_layer(layer, stage.stage.kind, tf_padding))
                  for stage in moved.stages for layer in stage.layers)

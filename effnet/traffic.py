@@ -160,10 +160,16 @@ def stage_layers(stage: Stage, batch: int = 1, dtype: str = "float32", num_class
     return tuple(layers)
 
 
-def traffic(config: ScalingConfig, batch: int = 1, dtype: str = "float32") -> Traffic:
-    """Bytes moved and arithmetic intensity of every layer and stage of `config` (see the module's model)."""
+def check_batch(batch: int) -> int:
+    """`batch` when it is a whole number from 1 to 65536; ValueError otherwise."""
     if isinstance(batch, bool) or not isinstance(batch, int) or not 1 <= batch <= 65536:
         raise ValueError(f"batch must be a whole number from 1 to 65536, got {batch!r}")
+    return batch
+
+
+def traffic(config: ScalingConfig, batch: int = 1, dtype: str = "float32") -> Traffic:
+    """Bytes moved and arithmetic intensity of every layer and stage of `config` (see the module's model)."""
+    check_batch(batch)
     dtype_bytes(dtype)
     return Traffic(config, batch, dtype, tuple(
         StageTraffic(stage, stage_layers(stage, batch, dtype, config.num_classes)) for stage in stages(config)

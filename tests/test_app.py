@@ -96,6 +96,7 @@ def test_default_is_compound_phi_zero_with_b0_size(app):
     assert metric(app, "Resolution") == "224 px"
     assert all(build_metrics(app).values())
     assert {c.key for c in app.get("plotly_chart")} == {"chart_flops_phi", "chart_stages", "chart_accuracy", "chart_constraint", "chart_roofline",
+                                                       "chart_layers_roofline", "chart_layers_groups",
                                                        "chart_latency_parts", "chart_latency_presets"}
 
 

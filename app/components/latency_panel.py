@@ -7,10 +7,11 @@ import streamlit as st
 
 from app.components import latency_prediction, units
 from app.components.controls import Selection
-from app.services import latency  # torch-free until a measurement starts
+from app.services import exports, latency  # torch-free until a measurement starts
 
 BATCH_SIZES = (1, 8, 32)
 _RESULT = "latency_result"
+_RUNTIME_RESULT = "latency_result_onnxruntime"
 # effnet.latency.MODES, typed here so the page does not import torch before a measurement.
 MODES = {"eager": "eager", "channels_last": "eager, channels_last", "compile": "torch.compile", "cuda_graphs": "CUDA graphs"}
 GPU_ONLY_MESSAGE = ("CUDA graphs (the whole forward pass replayed without kernel-launch overhead) need a GPU; "
@@ -39,6 +40,10 @@ def latency_section(selection: Selection) -> None:
     st.caption(f"Runs on {device_name}. The network is built untrained: timing does not depend on the "
                "weights' values.")
     batch, dtype, mode = latency_options(on_gpu)
+    also_runtime = False
+    if not on_gpu:
+        also_runtime = st.checkbox("Also time it in ONNX Runtime (same batch and threads; the network is exported "
+                                   "first, 10–30 s, not timed)", value=True, key="latency_onnxruntime")
     config = selection.config
     if st.button(f"Measure latency of {config.label}", key="latency_run", type="primary"):
         if selection.build_error:
@@ -56,12 +61,41 @@ def latency_section(selection: Selection) -> None:
                 st.error(str(error))
             else:
                 st.session_state[_RESULT] = (config.label, result)
+                st.session_state.pop(_RUNTIME_RESULT, None)
+                if also_runtime:
+                    _measure_runtime(config, batch, progress)
             bar.empty()
     stored = st.session_state.get(_RESULT)
     if stored:
         label, result = stored
         show_result(label, result)
+        beside = st.session_state.get(_RUNTIME_RESULT)
+        if beside and beside[0] == label:
+            show_runtimes(result, beside[1])
     latency_prediction.section(config)
+
+
+def _measure_runtime(config, batch: int, progress) -> None:
+    """The same network, batch and threads in ONNX Runtime, stored beside the PyTorch result."""
+    try:
+        with st.spinner("Exporting to ONNX and timing it in ONNX Runtime…"):
+            result = exports.run_onnxruntime_latency(config, batch, progress)
+    except (ValueError, RuntimeError) as error:  # too large to export, or the export failed: one line
+        st.error(" ".join(str(error).split()))
+    else:
+        st.session_state[_RUNTIME_RESULT] = (config.label, result)
+
+
+def show_runtimes(pytorch, runtime) -> None:
+    """PyTorch's and ONNX Runtime's medians side by side, with their ratio."""
+    columns = st.columns(3)
+    columns[0].metric(f"PyTorch {pytorch.mode_label}", units.duration_ms(pytorch.median_ms),
+                      help="median per batch, measured above")
+    columns[1].metric("ONNX Runtime (CPU)", units.duration_ms(runtime.median_ms),
+                      help="median per batch: the exported network on ONNX Runtime's CPU execution provider")
+    columns[2].metric("ONNX Runtime speed-up", units.times(pytorch.median_ms / runtime.median_ms),
+                      help="PyTorch's median ÷ ONNX Runtime's median")
+    st.caption(summary("ONNX Runtime", runtime))
 
 
 def result_texts(result) -> dict[str, str]:
@@ -88,6 +122,8 @@ def summary(label: str, result) -> str:
         text += f" ({result.percent_of_peak:.2g} % of the {units.si(result.peak_tflops * 1e12, 'FLOP/s')} peak)"
     if result.compile_s is not None:
         text += f"; compiling took {units.duration_ms(result.compile_s * 1000)} (not timed)"
+    if getattr(result, "export_s", None) is not None:
+        text += f"; exporting to ONNX took {units.duration_ms(result.export_s * 1000)} (not timed)"
     if result.stopped_early:
         text += "; stopped early at the time budget"
     return text

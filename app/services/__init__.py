@@ -10,5 +10,9 @@
 - `experiment`: the experiment's results.json (by file version), its trained networks rebuilt from
   their stored configurations (`st.cache_resource`), effnet.experiment.panels' pictures of them
   (`st.cache_data`), and the verdicts the Learn page cites (`lab_verdicts`).
+- `exports`: the current configuration's ONNX file (`st.cache_resource`, a few immutable entries) and
+  its ONNX Runtime latency (not cached), both on demand.
+- `sanity`: finished sanity checks of every session (`store.SharedStore`, one lock), and `store`
+  itself: results of work that shows progress while it runs (faithfulness too).
 - `training`: the one training subprocess a server runs at a time, and its progress (a lock).
 """

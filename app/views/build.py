@@ -11,7 +11,7 @@ import pandas as pd
 import streamlit as st
 
 import effnet
-from app.components import charts, compare, controls, focus, latency_panel, projector, roofline, same_flops, units
+from app.components import charts, compare, controls, focus, latency_panel, layers, projector, roofline, same_flops, units
 from app.services import profiles
 
 STAGE_NAMES = {1: "1 stem", 9: "9 head"}
@@ -273,6 +273,7 @@ def render() -> None:
     same_flops.section(config)
     with focus.section("roofline"):
         roofline.section(config)
+    layers.section(config, selection.build_error)
     st.subheader("Latency")
     latency_panel.latency_section(selection)
     focus.scroll()
