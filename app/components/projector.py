@@ -7,6 +7,9 @@ rem units follow, and larger metric values; charts get larger fonts and heights 
 
 from __future__ import annotations
 
+import re
+
+import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
@@ -16,7 +19,12 @@ CHART_SCALE = 1.3
 _CSS = f"""<style>
 html {{ font-size: {ROOT_FONT_PX}px !important; }}
 [data-testid=stMetricValue] {{ font-size: 2.4rem; }}
-[data-testid=stMainBlockContainer] {{ padding-top: 3rem; }}
+[data-testid=stMainBlockContainer] {{ padding-top: 3rem; padding-left: 1.5rem; padding-right: 1.5rem; }}
+/* The page tabs: four fit at 1280 px, so Learn is not hidden under "1 more". */
+[data-testid=stTopNavLink] {{ padding-left: 8px !important; padding-right: 8px !important; }}
+[data-testid=stTopNavLink] span, [data-testid=stTopNavLink] p {{ font-size: 16px !important; }}
+/* Formulas wider than their column scroll inside it instead of running off the page. */
+.katex-display {{ overflow-x: auto; overflow-y: hidden; }}
 /* Long labels wrap instead of ending in "…" at this size (the sidebar's α·β²·γ² metric). */
 [data-testid=stMetricLabel], [data-testid=stMetricLabel] * {{ white-space: normal !important; overflow: visible !important; }}
 [data-testid=stCaptionContainer], [data-testid=stCaptionContainer] p {{ font-size: 0.95rem; }}
@@ -42,9 +50,15 @@ def figure(fig: go.Figure) -> go.Figure:
     fig.update_layout(
         font=dict(size=size),
         title_font_size=(layout.title.font.size or 17) * CHART_SCALE,
+        title_subtitle_font_size=(layout.title.subtitle.font.size or 13) * CHART_SCALE,
         legend_font_size=(layout.legend.font.size or size / CHART_SCALE) * CHART_SCALE,
         height=int((layout.height or 440) * CHART_SCALE),
     )
+    # The margins hold the axis titles and a legend below the plot: larger type needs them larger too,
+    # or the legend lands on the axis title (the training curves' "epoch").
+    margin = layout.margin
+    fig.update_layout(margin=dict(l=int((margin.l or 70) * CHART_SCALE), r=int((margin.r or 20) * CHART_SCALE),
+                                  t=int((margin.t or 90) * CHART_SCALE), b=int((margin.b or 60) * CHART_SCALE)))
     for annotation in layout.annotations:
         annotation.font.size = (annotation.font.size or 14) * CHART_SCALE
     return fig
@@ -53,3 +67,48 @@ def figure(fig: go.Figure) -> go.Figure:
 def theme() -> str | None:
     """Streamlit's chart theme replaces the figures' own fonts with its small ones: off in projector mode."""
     return None if enabled() else "streamlit"
+
+
+# Table widths in characters of the longest unbreakable word per column (cells wrap at spaces and
+# hyphens), plus each cell's padding: what fits beside an open sidebar at 1280 px, in projector type
+# and in the normal one.
+TABLE_BUDGET = {True: 100, False: 105}
+CELL_PADDING = 3
+_BREAKS = re.compile(r"(?<=-)|[\s/]+")
+
+
+def _column_width(name: str, values: pd.Series) -> int:
+    words = [word for text in (str(name), *map(str, values)) for word in _BREAKS.split(text)]
+    return max(len(word) for word in words) + CELL_PADDING
+
+
+def split_columns(frame: pd.DataFrame, budget: int, keep: int = 1) -> list[pd.DataFrame]:
+    """`frame` as one or more tables, each no wider than `budget` characters, each starting with the
+    first `keep` columns (the row names) so that every part reads on its own. A table that fits is
+    returned whole."""
+    widths = {column: _column_width(column, frame[column]) for column in frame.columns}
+    if sum(widths.values()) <= budget:
+        return [frame]
+    key = list(frame.columns[:keep])
+    used = sum(widths[column] for column in key)
+    parts: list[list] = [[]]
+    for column in frame.columns[keep:]:
+        if parts[-1] and used + sum(widths[c] for c in parts[-1]) + widths[column] > budget:
+            parts.append([])
+        parts[-1].append(column)
+    return [frame[key + part] for part in parts]
+
+
+def table(frame: pd.DataFrame, keep: int = 1) -> None:
+    """st.table (cells wrap, no toolbar), split into tables that fit the column when it is too wide
+    for a 1280 px screen with the sidebar open: no part of it hides behind a horizontal scroll."""
+    for part in split_columns(frame, TABLE_BUDGET[enabled()], keep):
+        st.table(part, hide_index=True)
+
+
+def columns(spec: int | list, **options) -> list:
+    """st.columns(spec), or in projector mode one full-width container per column, one under the other:
+    at projector type two charts side by side are each too narrow (titles cut, legends on the axes)."""
+    if not enabled():
+        return st.columns(spec, **options)
+    return [st.container() for _ in range(spec if isinstance(spec, int) else len(spec))]

@@ -62,7 +62,7 @@ def _answer(document: dict, own: bool) -> None:
     st.subheader("The answer, as measured" + (" (your quick run)" if own else ""))
     for sentence in experiment_table.verdict(document):
         st.markdown(sentence)
-    st.table(experiment_table.answer_table(document), hide_index=True)
+    projector.table(experiment_table.answer_table(document))  # split in parts when too wide for the column
     share = [n.get("object_share") for n in document["networks"] if isinstance(n.get("object_share"), (int, float))]
     chance = (f" Chance level: a map that knows nothing peaks on the object, and puts its mass there, as often as the "
               f"object covers the image ({units.percent(sum(share) / len(share))} on average).") if share else ""
@@ -81,7 +81,7 @@ def _charts(document: dict) -> None:
     name = str(document["dataset"].get("name", "held-out data"))
     _chart(experiment_charts.accuracy_vs_flops(networks, paper_rows(), name), "exp_chart_accuracy",
            "experiment_accuracy_vs_flops")
-    left, right = st.columns(2)
+    left, right = projector.columns(2)  # one under the other in projector mode
     with left:
         if any("pointing_game" in n for n in networks):
             _chart(experiment_charts.attention_scores(networks), "exp_chart_attention", "experiment_attention")
