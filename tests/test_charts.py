@@ -140,7 +140,9 @@ def test_a_wide_table_splits_into_parts_that_fit_and_each_names_its_rows():
     assert len(parts) > 1
     assert all(list(part.columns)[0] == "Network" for part in parts)  # every part names its rows
     assert [c for part in parts for c in part.columns if c != "Network"] == list(frame.columns[1:])  # nothing lost
-    words = lambda part: sum(max(len(w) for w in [str(c), *map(str, part[c])] for w in w.replace("-", "- ").split()) + 3  # noqa: E731
-                             for c in part.columns)
+    def words(part) -> int:  # the longest piece between spaces, hyphens and dashes, plus 3 a column
+        return sum(max(len(piece) for text in [str(c), *map(str, part[c])]
+                       for piece in text.replace("-", "- ").replace("–", "– ").split()) + 3 for c in part.columns)
+
     assert all(words(part) <= 60 for part in parts)
     assert split_columns(frame[["Network", "Column number 0"]], budget=60)[0].equals(frame[["Network", "Column number 0"]])

@@ -7,6 +7,7 @@ rem units follow, and larger metric values; charts get larger fonts and heights 
 
 from __future__ import annotations
 
+import math
 import re
 
 import pandas as pd
@@ -61,7 +62,45 @@ def figure(fig: go.Figure) -> go.Figure:
                                   t=int((margin.t or 90) * CHART_SCALE), b=int((margin.b or 60) * CHART_SCALE)))
     for annotation in layout.annotations:
         annotation.font.size = (annotation.font.size or 14) * CHART_SCALE
+    _legend_at_the_bottom(fig)
     return fig
+
+
+NARROWEST_CHART_PX = 800  # a full-width chart at 1280 px with the sidebar open
+
+
+def _legend_rows(fig: go.Figure, font_px: float) -> int:
+    """About how many lines a horizontal legend takes in the narrowest chart: entries flow across it,
+    or with grouped trace order each group is a column of its entries under its title."""
+    shown = [trace for trace in fig.data if trace.showlegend is not False and trace.name]
+    entry_px = lambda text: len(text) * 0.55 * font_px + 45  # noqa: E731 - symbol, gap and text
+    if "grouped" in (fig.layout.legend.traceorder or ""):
+        groups: dict[str, list[str]] = {}
+        for trace in shown:
+            groups.setdefault(trace.legendgroup or trace.name, []).append(trace.name)
+        rows, line_px, line_rows = 0, 0.0, 0
+        for names in groups.values():
+            width = max(entry_px(name) for name in names)
+            if line_px and line_px + width > NARROWEST_CHART_PX:
+                rows, line_px, line_rows = rows + line_rows, 0.0, 0
+            line_px += width
+            line_rows = max(line_rows, len(names) + 1)  # its entries and its title
+        return rows + line_rows
+    return max(1, math.ceil(sum(entry_px(trace.name) for trace in shown) / NARROWEST_CHART_PX))
+
+
+def _legend_at_the_bottom(fig: go.Figure) -> None:
+    """A legend below the plot moves to the bottom of the figure, with a bottom margin that holds the
+    axis's tick labels and title above it and the legend itself: at projector type Plotly shrank the
+    plot to fit the legend and left it on the axis title (chart ③ with the sidebar collapsed)."""
+    legend = fig.layout.legend
+    if legend.y is None or legend.y >= 0 or legend.orientation != "h":
+        return
+    font_px = legend.font.size or fig.layout.font.size or 15
+    axis_px = 3.6 * (fig.layout.font.size or 15)  # tick labels, the title and their gaps
+    rows = _legend_rows(fig, font_px)
+    fig.update_layout(legend=dict(yref="container", y=0, yanchor="bottom", maxheight=1.0),  # never scrolled
+                      margin=dict(b=int(axis_px + 1.45 * font_px * rows + 24)))
 
 
 def theme() -> str | None:
@@ -69,12 +108,12 @@ def theme() -> str | None:
     return None if enabled() else "streamlit"
 
 
-# Table widths in characters of the longest unbreakable word per column (cells wrap at spaces and
-# hyphens), plus each cell's padding: what fits beside an open sidebar at 1280 px, in projector type
+# Table widths in characters of the longest unbreakable word per column (cells wrap at spaces,
+# hyphens and dashes), plus each cell's padding: what fits beside an open sidebar at 1280 px, in projector type
 # and in the normal one.
 TABLE_BUDGET = {True: 100, False: 105}
 CELL_PADDING = 3
-_BREAKS = re.compile(r"(?<=-)|[\s/]+")
+_BREAKS = re.compile(r"(?<=[-–])|[\s/]+")  # a line may break after a hyphen or an en dash
 
 
 def _column_width(name: str, values: pd.Series) -> int:

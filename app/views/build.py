@@ -246,7 +246,8 @@ def _paper_chart(profile: effnet.Profile, pinned: effnet.Profile | None = None) 
     ]
     current = _published(profile.config)
     pinned_top1 = _published(pinned.config) if pinned else None
-    _chart(charts.accuracy_vs_flops(effnets, others, scaling_rows, profile.macs / 1e9, _short(profile.config),
+    current_label = current[2].removeprefix("EfficientNet-").removeprefix("EfficientNet") if current else ""
+    _chart(charts.accuracy_vs_flops(effnets, others, scaling_rows, profile.macs / 1e9, current_label,
                                     pinned.macs / 1e9 if pinned else None, _short(pinned.config) if pinned else "",
                                     current[0] if current else None, pinned_top1[0] if pinned_top1 else None),
            "chart_accuracy", "accuracy_vs_flops")

@@ -113,24 +113,29 @@ def _scene_panels(service, folder: str, stamp, document: dict) -> None:
     start = draw * SCENES_PER_DRAW
     st.caption(f"Held-out scenes {start}–{start + SCENES_PER_DRAW - 1} of the 'show' split (data seed {seed}): never "
                "trained on, each drawn anew at every network's resolution. White: the object's true outline.")
+    # One placeholder for the grid: the previous draw's panels go at once, so their captions never sit
+    # under the new scenes while the new maps are computed.
+    grid = st.empty()
     try:
         with st.spinner("Loading the five networks and computing their maps…"):
             rows = service.scene_panels(folder, stamp, seed, start, SCENES_PER_DRAW)
     except service.ResultsError as error:
         st.error(escape_markdown(str(error)))
         return
-    experiment_panels.column_headers(document["networks"], with_truth=True)
-    for truth_png, class_name, panels in rows:
-        experiment_panels.panel_row(panels, (truth_png, class_name))
+    with grid.container():
+        experiment_panels.column_headers(document["networks"], with_truth=True)
+        for truth_png, class_name, panels in rows:
+            experiment_panels.panel_row(panels, (truth_png, class_name))
     st.caption(_cam_note(document))
 
 
 def _upload_panels(service, folder: str, stamp, document: dict) -> None:
     from app.services import cam as cam_service
-    from effnet.images import ImageError
+    from effnet.images import MAX_BYTES, ImageError
 
     uploads = st.file_uploader("Upload photos of these classes", type=IMAGE_TYPES, accept_multiple_files=True,
-                               key="exp_upload", help="read in memory, never stored")
+                               key="exp_upload", help="read in memory, never stored",
+                               max_upload_size=MAX_BYTES // 10**6)  # the photo limit, not the checkpoints' 300 MB
     classes = ", ".join(escape_markdown(str(c)) for c in document["dataset"]["classes"])
     st.caption(f"The networks know these classes: {classes}. Photos have no object mask, so no outline and no "
                "pointing game; the table's attention figures are pytorch-grad-cam's faithfulness metrics.")
