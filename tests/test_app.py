@@ -413,7 +413,11 @@ def test_learn_explains_the_roofline_and_fused_mbconv_and_links_to_the_chart(app
         at.run()
         no_exception(at)
         assert any(c.value.endswith("From Learn: the roofline chart: each stage under a device's roof") for c in at.caption)
-        assert any(m.value.startswith("On H100 SXM") and label in m.value for m in at.markdown), label
+        # the case the sentences describe: H200 SXM, float16, batch 1 (not the pickers' H100, float32)
+        assert at.selectbox(key="roofline_device").value == "H200 SXM" and at.radio(key="roofline_dtype").value == "float16"
+        assert any(m.value.startswith("On H200 SXM in float16") and label in m.value for m in at.markdown), label
+        expected = traffic(effnet.preset("b0" if label.endswith("B0") else "v2_s"), 1, "float16").intensity
+        assert any(f"at batch 1 does {expected:.3g} FLOP per byte" in m.value for m in at.markdown), label
 
 
 def _panel_targets(at: AppTest) -> list[str]:

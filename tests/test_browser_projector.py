@@ -8,10 +8,11 @@ read only once every chart is drawn and the page has finished its run.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
-from test_browser import CHROMIUM, LAST_ELEMENT, _idle, _new_page, _poll, chromium, running_app
-from pathlib import Path
+from test_browser import CHROMIUM, ROOT, _idle, _new_page, _poll, chromium, running_app
 
 pytestmark = [
     pytest.mark.browser,
@@ -86,15 +87,23 @@ def projector_browser():
         yield url, launched
 
 
-def _drawn(page) -> dict:
-    """The page's boxes once its charts are all drawn: the same count of drawn charts twice, a second apart."""
+# Charts each page draws at least (Build: ① to ④, the roofline, the two latency charts; the Experiment
+# page: its three charts, when there are results to show).
+LEAST_CHARTS = {"build": 7, "attention": 0, "learn": 0,
+                "experiment": 3 if (ROOT / "results" / "experiment" / "results.json").exists() else 0}
+
+
+def _drawn(page, name: str) -> dict:
+    """The page's boxes once its charts are all drawn: at least the page's charts, each with its SVG, the
+    same count twice a second apart."""
     def charts_drawn() -> int:
         return page.locator(".js-plotly-plot .main-svg").count()
 
     def settled() -> bool:
         before = charts_drawn()
         page.wait_for_timeout(1000)
-        return charts_drawn() == before and page.locator(".js-plotly-plot").count() * 2 <= before + 1
+        charts = page.locator(".js-plotly-plot").count()
+        return charts >= LEAST_CHARTS[name] and charts_drawn() == before and before >= charts
     _poll(settled)
     return page.evaluate(MEASURE)
 
@@ -117,9 +126,9 @@ def test_every_table_and_chart_fits_in_projector_mode_at_1280x720(projector_brow
             page.locator("[data-testid=stSidebarCollapseButton] button").click()
             _poll(lambda: page.locator("[data-testid=stMain]").bounding_box()["width"] > width + 200)
             page.wait_for_timeout(1000)  # the charts re-layout to the wider column
-        drawn = _drawn(page)
-        if name in ("build", "experiment"):
-            assert drawn["charts"] and drawn["tables"], drawn  # something was measured
+        drawn = _drawn(page, name)
+        if name == "build":
+            assert len(drawn["charts"]) >= LEAST_CHARTS[name] and len(drawn["tables"]) >= 3, drawn  # all was measured
         assert problems(drawn) == []
         assert page.locator("[data-testid=stException]").count() == 0
     finally:

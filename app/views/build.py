@@ -220,8 +220,8 @@ def _chart(figure, key: str, name: str) -> None:
 
 
 def _published(config: effnet.ScalingConfig) -> tuple[float, str, str] | None:
-    """(top-1 %, its source, the network's name) when `config` is a published network: its top-1 and source when `config` is a published network: chosen as a preset, or
-    set by hand to a preset's exact depth, width, resolution and family."""
+    """(published top-1 %, its source, the network's name) when `config` is a published network, chosen as
+    a preset or set by hand to a preset's exact depth, width, resolution and family; None otherwise."""
     from effnet import paper
 
     def settings(c: effnet.ScalingConfig) -> tuple:
