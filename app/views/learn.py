@@ -170,8 +170,8 @@ def roofline_section() -> None:
         "weights). Its **arithmetic intensity** is FLOPs per byte moved. The roofline model (Williams, Waterman "
         "& Patterson, 2009) says how fast it can possibly run on a device:"
     )
-    st.latex(r"\begin{gathered} \text{attainable FLOP/s} = \min(\text{peak FLOP/s}, \\ "
-             r"\text{intensity} \times \text{memory bandwidth}) \end{gathered}")
+    st.latex(r"\begin{gathered} \text{attainable FLOP/s} = \\ \min(\text{peak FLOP/s}, \\ "
+             r"\text{intensity} \times \text{memory bandwidth}) \end{gathered}")  # lines that fit a phone
     st.markdown(
         f"Below the **ridge point** (peak ÷ bandwidth) a layer is *memory-bound*: a faster processor would not "
         f"help it, only fewer bytes would. On an {device.name} in {dtype} the ridge lies at "
