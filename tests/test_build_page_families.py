@@ -98,3 +98,23 @@ def test_same_flops_at_phi_8_says_why_not_and_what_to_choose(app):
     app.number_input(key="same_flops_multiple").set_value(1.7).run()
     no_exception(app)
     assert _same_flops_warnings(app) == []
+
+
+def test_compound_to_manual_says_what_the_slider_steps_moved(app):
+    """compound(φ=3) is d = 1.2³ = 1.728, w = 1.1³ = 1.331 (paper, Eq. 3); the sliders step by 0.05."""
+    app.slider(key="phi").set_value(3.0).run()
+    app.radio(key="mode").set_value("Manual").run()
+    no_exception(app)
+    notes = [c.value for c in app.sidebar.caption if "steps of" in c.value]
+    assert len(notes) == 1 and "d 1.728 → 1.75" in notes[0] and "w 1.331 → 1.35" in notes[0]
+    assert app.slider(key="depth").value == 1.75
+    app.slider(key="depth").set_value(2.0).run()  # said once
+    assert not [c.value for c in app.sidebar.caption if "steps of" in c.value]
+
+
+def test_a_compound_resolution_refusal_explains_the_manual_sliders_end(app):
+    app.number_input(key="gamma").set_value(1.5).run()
+    app.slider(key="phi").set_value(8.0).run()  # 224 × 1.5⁸ ≈ 5,740 px
+    no_exception(app)
+    (error,) = [e.value for e in app.error]
+    assert "resolution" in error and "Manual slider's 1024 px, up to 2048 px" in error and "\n" not in error
