@@ -66,8 +66,10 @@ def take_case_from_url() -> None:
     """A Learn link's case (roofline_device, roofline_dtype, roofline_batch in the URL): set the pickers
     once, before they are drawn, so the chart shows what the link's sentence describes. A value that is
     not offered is named in one line and ignored."""
-    for name, offered in (("roofline_device", tuple(DEVICES)), ("roofline_dtype", ("float32", "float16", "bfloat16")),
+    for name, offered in (("roofline_device", tuple(DEVICES)), ("roofline_dtype", None),
                           ("roofline_batch", tuple(map(str, BATCHES)))):
+        if offered is None:  # the precisions of the device chosen (a T4 has no bfloat16)
+            offered = tuple(DEVICES.get(st.session_state.get("roofline_device"), DEVICES["H100 SXM"]).peak_tflops)
         value = controls.take_url_param(name)
         if value is None:
             continue
