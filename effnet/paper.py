@@ -198,3 +198,16 @@ V2: tuple[V2Model, ...] = (
 def v2_by_preset() -> dict[str, V2Model]:
     """The V2 table keyed by effnet preset name: {"v2_s": V2Model(...), ...}."""
     return {row.preset: row for row in V2}
+
+
+def published_top1(preset: str) -> tuple[float, str] | None:
+    """(ImageNet top-1 %, where it is published) of a preset by effnet's name ('b4', 'lite2', 'v2_s'),
+    or None for a name with no published accuracy: a configuration that is a published network is
+    shown with that network's accuracy, any other one has none (it was never trained)."""
+    if preset in table2_by_preset():
+        return table2_by_preset()[preset].top1, f"{PAPER}, Table 2"
+    if preset in lite_by_preset():
+        return lite_by_preset()[preset].top1, LITE_SOURCE
+    if preset in v2_by_preset():
+        return v2_by_preset()[preset].top1, V2_SOURCE
+    return None

@@ -392,6 +392,8 @@ def test_a_show_me_link_marks_its_target_once_and_keeps_the_sliders(app):
 def test_learn_explains_the_roofline_and_fused_mbconv_and_links_to_the_chart(app):
     """Issue 10 part 5: a section with the roofline formula, figures from effnet.traffic, before the
     glossary and the experiment; its links open Build & profile on the roofline, for B0 and for V2-S."""
+    from urllib.parse import parse_qsl
+
     import effnet
     from effnet.roofline import DEVICES
     from effnet.traffic import traffic
@@ -410,11 +412,15 @@ def test_learn_explains_the_roofline_and_fused_mbconv_and_links_to_the_chart(app
     assert len(links) == 2
     for link, label in zip(links, ("EfficientNet-B0", "EfficientNetV2-S")):
         at = AppTest.from_file(MAIN, default_timeout=TIMEOUT)
-        at.query_params.update(dict(pair.split("=") for pair in link.proto.query_string.split("&")))
+        at.query_params.update(dict(parse_qsl(link.proto.query_string)))  # "H200 SXM" is encoded in the link
         at.run()
         no_exception(at)
         assert any(c.value.endswith("From Learn: the roofline chart: each stage under a device's roof") for c in at.caption)
-        assert any(m.value.startswith("On H100 SXM") and label in m.value for m in at.markdown), label
+        # the case the sentences describe: H200 SXM, float16, batch 1 (not the pickers' H100, float32)
+        assert at.selectbox(key="roofline_device").value == "H200 SXM" and at.radio(key="roofline_dtype").value == "float16"
+        assert any(m.value.startswith("On H200 SXM in float16") and label in m.value for m in at.markdown), label
+        expected = traffic(effnet.preset("b0" if label.endswith("B0") else "v2_s"), 1, "float16").intensity
+        assert any(f"at batch 1 does {expected:.3g} FLOP per byte" in m.value for m in at.markdown), label
 
 
 def _panel_targets(at: AppTest) -> list[str]:

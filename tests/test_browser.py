@@ -140,6 +140,19 @@ def _poll(condition, timeout: float = 120.0, interval: float = 0.25):
     raise AssertionError("condition not met in time")
 
 
+def _eventually(check, timeout: float = 120.0, interval: float = 0.25):
+    """Run `check` (a function with assertions on what the page draws) until it passes; after the
+    deadline, once more, so that its own assertion message is what fails the test. A page drawn in
+    several steps (a table below a button, a chart's traces) is read only once it is all there."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            return check()
+        except AssertionError:
+            time.sleep(interval)
+    return check()
+
+
 LAST_ELEMENT = {  # the last thing each page draws: once it is there and no run is going on, the page is complete
     "build": lambda page: page.get_by_role("button", name=re.compile("^Measure latency")),
     "attention": lambda page: page.get_by_role("button", name="Download the figures (CSV)"),

@@ -91,3 +91,58 @@ def test_every_chart_exports_a_2x_png_with_its_source_line():
     assert config["toImageButtonOptions"] == {"format": "png", "scale": 2, "filename": "effnet_per_stage"}
     rows = [{"name": "1", "params": 1, "macs": 1}]
     assert charts.per_stage(rows, "B0").layout.title.subtitle.text
+
+
+def test_a_published_preset_is_shown_with_its_published_accuracy_and_a_custom_one_untrained():
+    """Chart ③ with B4 selected read 'current: 4.39 G FLOPs (untrained)' beside the paper's B4 at 82.9 %."""
+    effnets, others, table3 = _paper_rows()
+    b4 = effnet.profile(effnet.preset("b4")).macs / 1e9
+    top1, source = paper.published_top1("b4")
+    assert top1 == 82.9 and "Table 2" in source  # Tan & Le, arXiv 1905.11946v5, Table 2
+    figure = charts.accuracy_vs_flops(effnets, others, table3, b4, "B4", current_top1=top1)
+    names = " ".join(trace.name or "" for trace in figure.data)
+    assert "untrained" not in names and "current B4" in names and "82.9 %" in names
+    stars = [t for t in figure.data if t.marker.symbol == "star" and t.mode == "markers" and list(t.y) == [82.9]]
+    assert len(stars) == 1 and list(stars[0].x) == [b4]  # at the preset's FLOPs and its published top-1
+    custom = charts.accuracy_vs_flops(effnets, others, table3, 1.0, "B custom", current_top1=None)
+    assert custom.data[0].name.startswith("current:") and "untrained" in custom.data[0].name
+    assert len(custom.data) == len(figure.data) - 1  # no marker at an accuracy nobody measured
+
+
+@pytest.mark.parametrize("preset, top1", [("v2_s", 83.9), ("lite2", 77.6), ("b0", 77.1)])
+def test_every_family_has_its_published_top1(preset, top1):
+    """google/automl's EfficientNetV2 table (V2-S 83.9 %), tensorflow/tpu's Lite table (Lite2 77.6 %),
+    the paper's Table 2 (B0 77.1 %, v5)."""
+    assert paper.published_top1(preset)[0] == top1
+    assert paper.published_top1("") is None
+
+
+def test_matched_networks_of_one_cost_are_drawn_apart_in_order():
+    from app.components.experiment_charts import spread
+
+    macs = [8.2, 37.8, 36.9, 37.3, 37.2]  # the experiment's baseline and four networks at 4.5x (millions)
+    moved = spread(macs)
+    assert moved[0] == 8.2  # alone: not moved
+    drawn = sorted(moved[1:])
+    assert min(b - a for a, b in zip(drawn, drawn[1:])) >= 0.04 * (max(macs) - min(macs))  # apart
+    assert sorted(range(1, 5), key=lambda i: moved[i]) == sorted(range(1, 5), key=lambda i: macs[i])  # same order
+    paper_flops = [0.39, 1.8, 1.8, 1.9, 1.8]  # Table 7: depth, width and compound all at 1.8 B
+    assert len({round(x, 6) for x in spread(paper_flops)}) == 5
+
+
+def test_a_wide_table_splits_into_parts_that_fit_and_each_names_its_rows():
+    import pandas as pd
+
+    from app.components.projector import split_columns
+
+    frame = pd.DataFrame([{"Network": "higher resolution", **{f"Column number {i}": "12.3 % (10.1–14.2)" for i in range(8)}}])
+    parts = split_columns(frame, budget=60)
+    assert len(parts) > 1
+    assert all(list(part.columns)[0] == "Network" for part in parts)  # every part names its rows
+    assert [c for part in parts for c in part.columns if c != "Network"] == list(frame.columns[1:])  # nothing lost
+    def words(part) -> int:  # the longest piece between spaces, hyphens and dashes, plus 3 a column
+        return sum(max(len(piece) for text in [str(c), *map(str, part[c])]
+                       for piece in text.replace("-", "- ").replace("–", "– ").split()) + 3 for c in part.columns)
+
+    assert all(words(part) <= 60 for part in parts)
+    assert split_columns(frame[["Network", "Column number 0"]], budget=60)[0].equals(frame[["Network", "Column number 0"]])

@@ -4,6 +4,7 @@ module (the outside reference), and the B0 x 4.5 plan beside the paper's Table 7
 from __future__ import annotations
 
 import json
+import re
 import math
 
 import pytest
@@ -82,10 +83,48 @@ def test_out_of_range_multiples_are_refused_in_one_line(multiple):
     assert "\n" not in str(caught.value)
 
 
-def test_a_plan_past_the_labs_range_says_so():
-    with pytest.raises(effnet.ConfigError, match="leave the lab's range") as caught:
+def test_a_plan_past_the_labs_range_says_so_and_what_to_choose():
+    from effnet.experiment.plan import largest_multiple
+
+    with pytest.raises(effnet.ConfigError, match="pass the lab's limit, depth ×8") as caught:
         matched_plan(effnet.preset("b4"), 8.0)  # depth-only would need d > 8
-    assert "\n" not in str(caught.value)
+    message = str(caught.value)
+    assert "\n" not in message and "choose a multiple up to" in message
+    suggested = float(re.search(r"up to ([\d.]+)", message).group(1))
+    assert suggested <= largest_multiple(effnet.preset("b4"))
+    plan = matched_plan(effnet.preset("b4"), suggested, strict=False)  # what it suggests works
+    assert all(abs(network.error) < 0.1 for network in plan)
+
+
+def test_compound_phi_8_names_the_largest_multiple_and_a_full_base_only_a_smaller_base():
+    with pytest.raises(effnet.ConfigError, match=r"at most 1\.\d\d×; choose a multiple up to 1\.\d"):
+        matched_plan(effnet.compound(8.0), 2.0)  # d = 1.2^8 = 4.3: the deeper one needs d > 8
+    with pytest.raises(effnet.ConfigError, match="choose a smaller base$"):
+        matched_plan(effnet.ScalingConfig(depth=8, width=8, resolution=1024), 2.0)
+
+
+def test_v2_plans_scale_the_v2_table():
+    """V2-S's blocks per stage are the EfficientNetV2 paper's Table 4 (2, 4, 4, 6, 9, 15; 40 in
+    torchvision's efficientnet_v2_s); its plan at 2x lands within 3%, the deeper network on whole
+    layers of that table (it was solved against B0's seven stages)."""
+    from effnet.experiment.plan import layer_counts
+
+    base = effnet.preset("v2_s")
+    assert layer_counts(base) == [2, 4, 4, 6, 9, 15]
+    plan = matched_plan(base, 2.0)
+    assert all(abs(network.error) <= 0.03 for network in plan)
+    deeper = plan[1].config
+    assert deeper.stage_table == "v2_s" and sum(layer_counts(deeper)) > 40
+    assert [effnet.scaling.round_repeats(r, deeper.depth) for r in (2, 4, 4, 6, 9, 15)] == layer_counts(deeper)
+
+
+def test_a_step_that_misses_3_percent_is_refused_strictly_and_shown_otherwise():
+    """Lite0 at 2x: depth moves in whole layers and Lite keeps its first and last stage, so the
+    nearest deeper network lands outside 3%; the experiment refuses it, a table may show it."""
+    with pytest.raises(effnet.ConfigError, match="no deeper network within 3%"):
+        matched_plan(effnet.preset("lite0"), 2.0)
+    plan = matched_plan(effnet.preset("lite0"), 2.0, strict=False)
+    assert abs(plan[1].error) > 0.03 and all(abs(network.error) <= 0.03 for network in plan[2:])
 
 
 def test_cli_plan_json_lists_the_five(capsys):

@@ -140,7 +140,32 @@ def faithfulness_markdown(figures) -> str:
     for metric, percentile, label in FAITHFULNESS_ROWS:
         lines.append(f"| {label} | **{value('map', metric, percentile)}** | {value('random', metric, percentile)} "
                      f"| {value('centre', metric, percentile)} | {MEANINGS[metric][1]} |")
-    return "\n".join(lines)
+    reading = versus_random(figures)
+    return "\n".join(lines) + (f"\n\n{reading}" if reading else "")
+
+
+def versus_random(figures) -> str:
+    """One sentence on the table: how many of its figures the map does better on than the random map,
+    and what that means when it is no better (the teacher met Grad-CAM no better than random on the cat)."""
+    from effnet.faithfulness import MEANINGS
+
+    better, compared = 0, 0
+    for metric, percentile, _ in FAITHFULNESS_ROWS:
+        numbers = []
+        for kind in ("map", "random"):
+            number = figures.figures.get(kind, {}).get(metric)
+            numbers.append(number.get(percentile) if isinstance(number, dict) else number)
+        if None in numbers:
+            continue
+        compared += 1
+        better += (numbers[0] > numbers[1]) if MEANINGS[metric][1] == "higher" else (numbers[0] < numbers[1])
+    if not compared:
+        return ""
+    if better * 2 > compared:
+        return f"Better than a random map on {better} of {compared} figures: the highlighted region does drive the prediction."
+    return (f"No better than a random map on {compared - better} of {compared} figures: on this image the "
+            "highlighted region drives the prediction no more than a random one, so read this map as a rough hint, "
+            "not as the reason for the answer.")
 
 
 def faithfulness_legend(percentiles) -> str:
@@ -153,7 +178,8 @@ def faithfulness_legend(percentiles) -> str:
         "is removed and filled in from its neighbours. Lower is better: the network needed those pixels.",
         "- **ROAD keep top 20 %** (least relevant first, 20th percentile): only the map's most relevant fifth is kept. "
         "Higher is better.",
-        f"- **ROAD combined**: {MEANINGS['road_combined'][0]} ({', '.join(map(str, percentiles))}). Higher is better.",
+        f"- **ROAD combined**: {MEANINGS['road_combined'][0].removeprefix('ROAD combined: ')} "
+        f"({', '.join(map(str, percentiles))}). Higher is better.",
         "- **Random / centred**: the same figures for a seeded random map as coarse as a CAM and for a centred "
         "Gaussian. A map worth trusting beats both. All figures are from pytorch-grad-cam's metrics module; the "
         "CSV has every percentile.",

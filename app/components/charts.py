@@ -133,13 +133,15 @@ FLOPS_TICKS = (0.1, 0.2, 0.5, 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 50
 
 def accuracy_vs_flops(
     effnets: Sequence[dict], others: Sequence[dict], scaling_rows: Sequence[dict], current_gmacs: float, current_label: str,
-    pinned_gmacs: float | None = None, pinned_label: str = "",
+    pinned_gmacs: float | None = None, pinned_label: str = "", current_top1: float | None = None,
+    pinned_top1: float | None = None,
 ) -> go.Figure:
     """Chart 3: ImageNet top-1 against FLOPs (billions of multiply-adds, log axis), from the paper.
 
     effnets: B0-B7 (Table 2) as a line; others: e.g. ResNet-50; scaling_rows: Table 3, one marker
-    per (base network, scaling). The current configuration is a vertical line: its FLOPs are known,
-    its accuracy is not (it has not been trained).
+    per (base network, scaling). The current configuration is a vertical line at its FLOPs; when it is
+    a published network (current_top1: its published top-1) a marker also sits at that accuracy,
+    otherwise its accuracy is unknown (it has not been trained). The pinned one likewise.
 
     The legend says what colour and symbol mean instead of naming all 14 (base, scaling) pairs:
     colour is the base network, the symbol is the scaling (those keys are not traces: clicking them hides nothing).
@@ -147,13 +149,24 @@ def accuracy_vs_flops(
     figure = go.Figure()
     # The current configuration first, so that every marker and label is drawn over it.
     low_y, high_y = 69.0, 86.0
+    if current_top1 is not None:
+        current_name = f"current {current_label}: {units.si(current_gmacs * 1e9)} FLOPs, {current_top1:.1f} % (published)"
+    else:
+        current_name = f"current: {units.si(current_gmacs * 1e9)} FLOPs (untrained)"
     figure.add_scatter(x=[current_gmacs, current_gmacs], y=[low_y, high_y], mode="lines",
                        line=dict(color=COLORS["current"], width=2, dash="dash"), legendrank=3, legendgroup="table2",
-                       name=f"current: {units.si(current_gmacs * 1e9)} FLOPs (untrained)")
+                       name=current_name)
     if pinned_gmacs is not None:
+        pinned_known = f", {pinned_top1:.1f} % (published)" if pinned_top1 is not None else ""
         figure.add_scatter(x=[pinned_gmacs, pinned_gmacs], y=[low_y, high_y], mode="lines", legendrank=4,
                            legendgroup="table2", line=dict(color=COLORS["pinned"], width=3, dash="dot"),
-                           name=f"pinned {pinned_label}: {units.si(pinned_gmacs * 1e9)} FLOPs")
+                           name=f"pinned {pinned_label}: {units.si(pinned_gmacs * 1e9)} FLOPs{pinned_known}")
+    for gmacs, top1, color, label in ((current_gmacs, current_top1, COLORS["current"], current_label),
+                                      (pinned_gmacs, pinned_top1, COLORS["pinned"], pinned_label)):
+        if gmacs is not None and top1 is not None:  # a published network: its accuracy is known
+            figure.add_scatter(x=[gmacs], y=[top1], mode="markers", showlegend=False, hoverinfo="text",
+                               hovertext=[f"{label}: {top1:.1f} % top-1 (published)"],
+                               marker=dict(size=20, color=color, symbol="star", line=dict(width=1.5, color="#111")))
     figure.add_scatter(
         x=[r["flops_b"] for r in effnets], y=[r["top1"] for r in effnets], hovertext=[r["model"] for r in effnets],
         hoverinfo="text+x+y", mode="lines+markers", name="EfficientNet B0–B7 (Table 2)", legendrank=1,

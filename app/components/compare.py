@@ -11,7 +11,7 @@ import pandas as pd
 import streamlit as st
 
 import effnet
-from app.components import units
+from app.components import projector, units
 
 
 def _blocks(profile: effnet.Profile) -> int:
@@ -53,7 +53,7 @@ def stages(pinned: effnet.Profile, current: effnet.Profile, stage_name) -> pd.Da
 def section(pinned: effnet.Profile, current: effnet.Profile, stage_name) -> None:
     """The comparison: a table of figures with their ratio, then the stage tables side by side."""
     st.subheader(f"Pinned {pinned.config.label} → current {current.config.label}")
-    st.table(figures(pinned, current), hide_index=True)
+    projector.table(figures(pinned, current))
     with st.expander("Stage by stage (pinned → current)", expanded=True):
-        st.table(stages(pinned, current, stage_name), hide_index=True)
+        projector.table(stages(pinned, current, stage_name))
     st.caption("Charts ① to ③ draw the pinned configuration in teal. Unpin it in the sidebar.")

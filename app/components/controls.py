@@ -60,6 +60,7 @@ CONTROL_KEYS = tuple(DEFAULTS)
 _LAST_GOOD = "_controls_last_good"
 _URL_WRITTEN = "_controls_url_written"
 _SELECTION = "_controls_selection"
+_SNAPPED = "_controls_snapped"  # the one-line note of the last Compound -> Manual switch, shown once
 
 
 @dataclass(frozen=True)
@@ -258,6 +259,21 @@ def _on_mode() -> None:
         st.session_state["depth"] = _snap(config.depth, *DEPTH_RANGE)
         st.session_state["width"] = _snap(config.width, *WIDTH_RANGE)
         st.session_state["resolution"] = int(_snap(config.resolution, *RESOLUTION_RANGE))
+        st.session_state[_SNAPPED] = snap_note(config, st.session_state["depth"], st.session_state["width"],
+                                               st.session_state["resolution"])
+
+
+def snap_note(config: effnet.ScalingConfig, depth: float, width: float, resolution: int) -> str | None:
+    """One line when the Manual sliders could not start exactly where the compound rule was (they move in
+    steps of 0.05 and 4 px): what moved, from what to what. None when nothing moved."""
+    moved = [f"{name} {before:.4g} → {after:g}" for name, before, after in
+             (("d", config.depth, depth), ("w", config.width, width)) if round(before, 4) != after]
+    if config.resolution != resolution:
+        moved.append(f"r {config.resolution} → {resolution} px")
+    if not moved:
+        return None
+    return (f"Manual sliders move in steps of {DEPTH_RANGE[2]:g} (and {RESOLUTION_RANGE[2]} px): "
+            f"{', '.join(moved)}, so the network may differ slightly from the compound one.")
 
 
 def _on_custom() -> None:
@@ -329,6 +345,9 @@ def scaling_sidebar() -> Selection:
             st.metric("α·β²·γ² (FLOPs × per unit of φ)", f"{ratio:.3f}", delta=f"{ratio - 2:+.3f} vs 2",
                       delta_color="off", help="The paper constrains α·β²·γ² ≈ 2, so FLOPs grow about 2^φ.")
         else:
+            snapped = st.session_state.pop(_SNAPPED, None)
+            if snapped:
+                st.caption(snapped)
             st.slider("Depth × (layers)", *DEPTH_RANGE[:2], step=DEPTH_RANGE[2], key="depth", on_change=_on_custom)
             st.slider("Width × (channels)", *WIDTH_RANGE[:2], step=WIDTH_RANGE[2], key="width", on_change=_on_custom)
             st.slider("Resolution (pixels)", *RESOLUTION_RANGE[:2], step=RESOLUTION_RANGE[2], key="resolution",
@@ -342,7 +361,10 @@ def scaling_sidebar() -> Selection:
     except effnet.ConfigError as refusal:
         config = st.session_state.get(_LAST_GOOD) or requested_config(DEFAULTS)
         where = f"φ={values['phi']:g} with α={values['alpha']:g}: " if mode == "Compound" else ""
-        error = f"{where}{refusal} (showing the last valid configuration, {config.label})"
+        # Compound mode has no resolution slider: its networks may pass the Manual slider's end, up to the limit
+        past = (f" (the compound rule may go past the Manual slider's {RESOLUTION_RANGE[1]} px, up to "
+                f"{effnet.scaling.RESOLUTION_RANGE[1]} px)") if mode == "Compound" and "resolution" in str(refusal) else ""
+        error = f"{where}{refusal}{past} (showing the last valid configuration, {config.label})"
     build_error = None
     try:
         effnet.check_buildable(config)

@@ -55,16 +55,49 @@ def _mean(network: dict, key: str) -> float | None:
     return _number(network.get(key)) if value is None else value
 
 
+SPREAD = 0.05  # points of one cost drawn this share of the panel's x span apart
+
+
+def spread(values: Sequence[float], within: float = 0.06) -> list[float]:
+    """Values within `within` (relative) of each other moved apart by SPREAD of the values' span each, in
+    order of cost, around their middle: the matched networks share one cost, and their markers hid each
+    other (the paper's deeper behind its wider). Hover texts keep the exact figures."""
+    moved = list(values)
+    span = (max(values) - min(values)) or abs(max(values)) * 0.1 or 1.0
+    order = sorted(range(len(values)), key=lambda i: values[i])
+    groups: list[list[int]] = []
+    for index in order:
+        if groups and values[index] <= values[groups[-1][0]] * (1 + within):
+            groups[-1].append(index)
+        else:
+            groups.append([index])
+    for group in groups:
+        for position, index in enumerate(group):  # in order of cost, ties in the networks' order
+            moved[index] = values[index] + SPREAD * span * (position - (len(group) - 1) / 2)
+    return moved
+
+
+def _wrapped(name: str) -> str:
+    """A category label on two lines ('higher<br>resolution'): the bar charts cut it at one."""
+    return name.replace(" ", "<br>", 1)
+
+
 def accuracy_vs_flops(networks: Sequence[dict], paper: dict, dataset_name: str) -> go.Figure:
-    """Left: test accuracy (mean ± sd over seeds) against multiply-adds, measured; right: the paper's Table 7."""
+    """Left: test accuracy (mean ± sd over seeds) against multiply-adds, measured; right: the paper's Table 7.
+    Networks of (about) the same cost are drawn slightly apart (spread), in both panels."""
     figure = make_subplots(rows=1, cols=2, horizontal_spacing=0.12,
                            subplot_titles=("Measured here", PAPER_LABEL))
-    for network in networks:
+    measured_x = spread([network["macs"] / 1e6 for network in networks])
+    rows = [paper.get(str(network["name"])) if isinstance(paper, dict) else None for network in networks]
+    published = [isinstance(row, dict) and _number(row.get("flops_b")) is not None and _number(row.get("top1")) is not None
+                 for row in rows]
+    paper_x = spread([row["flops_b"] if ok else 0.0 for row, ok in zip(rows, published)])
+    for index, network in enumerate(networks):
         name = str(network["name"])
         bars = _spread(network, "test_accuracy")
         accuracy = _mean(network, "test_accuracy")
         figure.add_scatter(
-            x=[network["macs"] / 1e6], y=[100 * accuracy], mode="markers", name=short_name(name),
+            x=[measured_x[index]], y=[100 * accuracy], mode="markers", name=short_name(name),
             legendgroup=name, marker=dict(size=16, color=_color(name), symbol=SCALING_SYMBOLS.get(name, "circle"),
                                           line=dict(width=1, color="#111")),
             error_y=dict(type="data", symmetric=False, array=[bars[1]], arrayminus=[bars[0]], thickness=2, width=8)
@@ -73,10 +106,10 @@ def accuracy_vs_flops(networks: Sequence[dict], paper: dict, dataset_name: str) 
                        f"{units.percent(accuracy)} test accuracy (mean over seeds)"], hoverinfo="text",
             row=1, col=1,
         )
-        row = paper.get(name) if isinstance(paper, dict) else None
-        if isinstance(row, dict) and _number(row.get("flops_b")) is not None and _number(row.get("top1")) is not None:
+        row = rows[index]
+        if published[index]:
             figure.add_scatter(
-                x=[row["flops_b"]], y=[row["top1"]], mode="markers", name=short_name(name), legendgroup=name,
+                x=[paper_x[index]], y=[row["top1"]], mode="markers", name=short_name(name), legendgroup=name,
                 showlegend=False, marker=dict(size=16, color=_color(name), symbol=SCALING_SYMBOLS.get(name, "circle"),
                                               line=dict(width=1, color="#111")),
                 hovertext=[f"{short_name(name)} ({row.get('setting', '')}): {row['flops_b']:g} B FLOPs, "
@@ -87,16 +120,18 @@ def accuracy_vs_flops(networks: Sequence[dict], paper: dict, dataset_name: str) 
     figure.update_yaxes(title_text="held-out accuracy (%)", exponentformat="none", row=1, col=1)
     figure.update_xaxes(title_text="FLOPs (billions of multiply-adds)", exponentformat="none", row=1, col=2)
     figure.update_yaxes(title_text="ImageNet top-1 (%)", exponentformat="none", row=1, col=2)
-    return _layout(figure, "Accuracy against FLOPs",
-                   f"Left: measured here on {plain(dataset_name)}, mean ± sd over seeds; right: Tan & Le, arXiv 1905.11946v5, "
-                   "Table 7 (not measured here)",
-                   height=480, legend=LEGEND_BELOW, bottom=120)
+    figure = _layout(figure, "Accuracy against FLOPs",
+                     f"Left: measured here on {plain(dataset_name)}, mean ± sd over seeds<br>Right: Tan & Le, "
+                     "arXiv 1905.11946v5, Table 7 (not measured here); points of one cost drawn slightly apart",
+                     height=500, legend=LEGEND_BELOW, bottom=120)
+    figure.update_layout(margin=dict(t=125))  # two subtitle lines above the panels' own titles
+    return figure
 
 
 def attention_scores(networks: Sequence[dict], grid: int | None = None) -> go.Figure:
     """Pointing game and mass inside on the common grid per network (means ± sd over seeds), each with
     a marker at that network's own chance level (its maps scored against other scenes' masks)."""
-    names = [short_name(n["name"]) for n in networks]
+    names = [_wrapped(short_name(n["name"])) for n in networks]
     figure = go.Figure()
     for key, label, color in (("pointing_game_common", "pointing game: the map's peak on the object", "#1f5fbf"),
                               ("mass_inside_common", "mass inside: the map's share on the object", "#f59e0b")):
@@ -116,16 +151,18 @@ def attention_scores(networks: Sequence[dict], grid: int | None = None) -> go.Fi
     figure.update_layout(barmode="group")
     figure.update_yaxes(title_text="share of held-out images / of the map (%)", rangemode="tozero", exponentformat="none")
     where = f"a common {grid}×{grid} grid" if isinstance(grid, int) else "a common grid"
-    return _layout(figure, "Does the map fall on the object?",
-                   f"Grad-CAM of the predicted class against the object's mask, on {where}; mean ± sd over seeds; "
-                   "outlined: each network's own chance",
-                   height=460, legend=LEGEND_BELOW, bottom=130)
+    figure = _layout(figure, "Does the map fall on the object?",
+                     f"Grad-CAM of the predicted class against the object's mask, on {where}<br>mean ± sd over "
+                     "seeds; outlined: each network's own chance",
+                     height=480, legend=LEGEND_BELOW, bottom=130)
+    figure.update_layout(margin=dict(t=110))
+    return figure
 
 
 def faithfulness_scores(networks: Sequence[dict]) -> go.Figure:
     """Photos (no masks): pytorch-grad-cam's confidence change when only the highlighted region is kept
     (higher is better) and ROAD, most relevant pixels removed first (lower is better)."""
-    names = [short_name(n["name"]) for n in networks]
+    names = [_wrapped(short_name(n["name"])) for n in networks]
     figure = go.Figure()
     for key, label, color in (("keep_highlighted", "keep the highlighted region (higher: better)", "#1f5fbf"),
                               ("road_most_relevant_first", "ROAD, most relevant removed (lower: better)", "#f59e0b")):
@@ -168,5 +205,6 @@ def training_curves(networks: Sequence[dict]) -> go.Figure:
                            hovertemplate=f"{short_name(name)}, epoch %{{x}}: %{{y:.1f}} %<extra></extra>", row=1, col=2)
     figure.update_xaxes(title_text="epoch", dtick=1, exponentformat="none")
     figure.update_yaxes(exponentformat="none")
+    # The legend well below the epoch axis and its title: at y=-0.2 it sat on "epoch".
     return _layout(figure, "Training curves", "One recipe for all five networks; the first seed's run",
-                   height=440, legend=LEGEND_BELOW, bottom=120)
+                   height=480, legend=dict(LEGEND_BELOW, y=-0.3), bottom=150)

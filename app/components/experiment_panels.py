@@ -26,14 +26,17 @@ def column_headers(networks: list[dict], with_truth: bool) -> None:
 
 
 def _caption(panel, grid: int | None) -> str:
+    """The panel's network first: on a phone the columns stack and the header row is no longer above them."""
+    network = f"**{escape_markdown(short_name(str(panel.network)))}**  \n"
     predicted = escape_markdown(panel.predicted)
     confidence = f" ({units.percent(panel.confidence)})" if panel.confidence is not None else ""
     if panel.correct is None and panel.peak_inside is None:
-        return f"predicts **{predicted}**{confidence}"
+        return f"{network}predicts **{predicted}**{confidence}"
     mark = ":green[✓ right]" if panel.correct else ":red[✗ wrong]"
     where = f" on the {grid}×{grid} grid" if isinstance(grid, int) else ""
     peak = "on" if panel.peak_inside else "off"
-    return f"{mark}: {predicted}{confidence}  \npeak {peak} the object{where}, {units.percent(panel.mass_inside)} of the map inside"
+    return (f"{network}{mark}: {predicted}{confidence}  \npeak {peak} the object{where}, "
+            f"{units.percent(panel.mass_inside)} of the map inside")
 
 
 def panel_row(panels: list, truth: tuple[bytes, str] | None = None, grid: int | None = None) -> None:

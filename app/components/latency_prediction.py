@@ -15,7 +15,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 import effnet
-from app.components import charts, units
+from app.components import charts, projector, units
 from app.services import latency as service
 from effnet.predict import Prediction
 from effnet.recorded import RecordedRun
@@ -108,6 +108,25 @@ def presets_figure(device: str, batch: int, dtype: str, current: Prediction, cur
                           height=460, legend=dict(charts.LEGEND_BELOW, y=-0.28), bottom=170)
 
 
+def roofline_difference(prediction: Prediction, label: str) -> str:
+    """Why the roofline chart above and this prediction can disagree about what binds, in the case shown."""
+    from effnet.predict import tensor_core_peak
+
+    device, dtype = prediction.device, prediction.dtype
+    constants = prediction.calibration.constants
+    tf32 = ""
+    if dtype == "float32" and "bfloat16" in device.peak_tflops:
+        tf32 = (f"; in float32 PyTorch runs convolutions as TF32 on tensor cores, up to "
+                f"{units.si(tensor_core_peak(device, dtype, 'dense conv'), 'FLOP/s')}, where the roofline's float32 roof "
+                f"is the CUDA cores' {units.si(device.peak_tflops['float32'] * 1e12, 'FLOP/s')}")
+    none = (f" So no layer of {label} is compute-bound here (compute-bound layers: 0 µs): each one waits on memory "
+            "or on the CPU's launches, although the roofline may show stages right of its ridge.") \
+        if prediction.compute_ms == 0 else ""
+    return ("Roofline and prediction: the roofline puts each stage (its layers together) under the datasheet roofs; "
+            f"the prediction puts each layer under the roofs reached in practice, "
+            f"{units.percent(constants.memory_efficiency)} of the datasheet bandwidth{tf32}.{none}")
+
+
 def recorded_rows(runs: tuple[RecordedRun, ...]) -> list[dict]:
     """The recorded runs of this network as table rows, with every condition and unit."""
     return [{
@@ -139,13 +158,14 @@ def _section(config: effnet.ScalingConfig) -> None:
     except ValueError as error:
         st.error(str(error))
         return
-    left, right = st.columns([2, 3])
+    left, right = projector.columns([2, 3])
     with left:
         st.metric("Predicted latency", units.duration_ms(current.latency_ms),
                   help="predicted, not measured: launch + memory-bound + compute-bound time of each layer")
         st.caption(f"{current.label}; {config.label}, batch {batch}, {dtype}, eager; "
                    f"{units.si(current.kernels)} kernels, {units.si(batch * 1000 / current.latency_ms)} images/s predicted.")
-        st.plotly_chart(parts_figure(current), key="chart_latency_parts", config=charts.export_config("latency_parts"))
+        st.plotly_chart(projector.figure(parts_figure(current)), key="chart_latency_parts",
+                        config=charts.export_config("latency_parts"), theme=projector.theme())
     try:
         recorded_all = service.recorded_runs()
     except ValueError as error:  # a malformed results file: say which, keep the prediction
@@ -155,8 +175,8 @@ def _section(config: effnet.ScalingConfig) -> None:
               and run.mode == "eager" and run.resolution == effnet.preset(run.preset).resolution
               and run.device_name == "NVIDIA H200"]
     with right:
-        st.plotly_chart(presets_figure(device, batch, dtype, current, config.label, points), key="chart_latency_presets",
-                        config=charts.export_config("latency_presets"))
+        st.plotly_chart(projector.figure(presets_figure(device, batch, dtype, current, config.label, points)),
+                        key="chart_latency_presets", config=charts.export_config("latency_presets"), theme=projector.theme())
     constants = current.calibration.constants
     st.caption(
         f"How: per layer, the larger of FLOPs ÷ attainable compute and bytes ÷ attainable bandwidth "
@@ -169,10 +189,12 @@ def _section(config: effnet.ScalingConfig) -> None:
            if dtype == "bfloat16" else "")
         + ("No recorded H200 run at this batch and precision." if not points else "")
     )
+    st.caption(roofline_difference(current, config.label))
     runs = tuple(run for run in recorded_all if run.describes(config))
     if runs:
-        st.markdown(f"**Recorded on {runs[0].device_name}** — measured on a GPU machine, not on this server")
-        st.table(pd.DataFrame(recorded_rows(runs)).set_index("device"))
+        with st.container(key="latency_recorded"):
+            st.markdown(f"**Recorded on {runs[0].device_name}** — measured on a GPU machine, not on this server")
+            projector.table(pd.DataFrame(recorded_rows(runs)), keep=3)  # device, batch, precision name a row
     else:
         st.caption("No recorded GPU run of this exact network (B0–B7 at their own resolutions were recorded on "
                    "NVIDIA H200): the figures above are predictions only.")

@@ -13,7 +13,8 @@ import plotly.graph_objects as go
 import streamlit as st
 
 import effnet
-from app.components import charts, units
+from app.components import charts, controls, projector, units
+from app.components.text import escape_markdown
 from effnet.roofline import DEVICES, Device, probe_cpu
 from effnet.traffic import traffic
 
@@ -58,12 +59,33 @@ def figure(device: Device, dtype: str, rows: list[dict], label: str, measured: d
                           f"ridge at {ridge:.3g} FLOP/B · {device.source}", height=480, legend=charts.LEGEND_BELOW, bottom=110)
 
 
+BATCHES = (1, 8, 32, 128)
+
+
+def take_case_from_url() -> None:
+    """A Learn link's case (roofline_device, roofline_dtype, roofline_batch in the URL): set the pickers
+    once, before they are drawn, so the chart shows what the link's sentence describes. A value that is
+    not offered is named in one line and ignored."""
+    for name, offered in (("roofline_device", tuple(DEVICES)), ("roofline_dtype", None),
+                          ("roofline_batch", tuple(map(str, BATCHES)))):
+        if offered is None:  # the precisions of the device chosen (a T4 has no bfloat16)
+            offered = tuple(DEVICES.get(st.session_state.get("roofline_device"), DEVICES["H100 SXM"]).peak_tflops)
+        value = controls.take_url_param(name)
+        if value is None:
+            continue
+        if value in offered:
+            st.session_state[name] = int(value) if name == "roofline_batch" else value
+        else:
+            st.warning(f"{name}={escape_markdown(value)} in the link is not one of {', '.join(offered)}; ignored")
+
+
 def section(config: effnet.ScalingConfig) -> None:
     """The roofline for `config`: device, batch and dtype pickers, the chart, a sentence on what binds."""
     st.subheader("Roofline: why few FLOPs is not fast")
+    take_case_from_url()
     left, middle, right = st.columns(3)
     device_name = left.selectbox("Roofline device", tuple(DEVICES) + (CPU,), key="roofline_device")
-    batch = int(middle.selectbox("Roofline batch (images)", (1, 8, 32, 128), key="roofline_batch"))
+    batch = int(middle.selectbox("Roofline batch (images)", BATCHES, key="roofline_batch"))
     device = _cpu_roof() if device_name == CPU else DEVICES[device_name]
     dtypes = tuple(device.peak_tflops)
     dtype = right.radio("Roofline precision", dtypes, key="roofline_dtype", horizontal=True) if len(dtypes) > 1 else dtypes[0]
@@ -79,8 +101,8 @@ def section(config: effnet.ScalingConfig) -> None:
         if result.resolution == config.resolution:
             at = traffic(config, result.batch, result.dtype)
             measured = {"intensity": at.intensity, "flops": result.achieved_tflops * 1e12}
-    st.plotly_chart(figure(device, dtype, rows, config.label, measured), key="chart_roofline",
-                    config=charts.export_config("roofline"))
+    st.plotly_chart(projector.figure(figure(device, dtype, rows, config.label, measured)), key="chart_roofline",
+                    config=charts.export_config("roofline"), theme=projector.theme())
     ridge = device.ridge(dtype)
     bound = [r["name"] for r in rows if r["intensity"] < ridge]
     st.markdown(

@@ -15,7 +15,7 @@ import pandas as pd
 import streamlit as st
 
 import effnet
-from app.components import units
+from app.components import projector, units
 from app.components.controls import Selection
 from app.components.same_flops import plan_columns
 from app.components.text import escape_markdown
@@ -56,11 +56,11 @@ def _plan(selection: Selection) -> None:
     except effnet.ConfigError as refusal:
         st.error(f"{config.label} × {multiple:g}: {refusal}")
         return
-    st.table(pd.DataFrame([{
+    projector.table(pd.DataFrame([{
         **plan_columns(row),
         "Multiply-adds": units.si(row["macs"]),
         "× the base": units.times(row["flops_multiple"]),
-    } for row in rows]), hide_index=True)
+    } for row in rows]))
     st.markdown("The command that trains these five with the full recipe (on the GPU when there is one; "
                 "add `--seeds 3` for mean ± sd over seeds):")
     st.code(plans.run_command(config, float(multiple)), language="bash")

@@ -14,11 +14,15 @@ import pandas as pd
 import streamlit as st
 
 import effnet
-from app.components import units
+from app.components import projector, units
 from app.components.experiment_charts import short_name
 from app.services import plans
+from effnet.experiment.plan import TOLERANCE
 
 DEFAULT_MULTIPLE = 2.0
+STEPS = {"depth": "depth moves in whole layers", "width": "channels move in multiples of 8",
+         "resolution": "the resolution moves in multiples of 8 px",
+         "compound": "layers, channels and pixels all move in steps"}
 
 
 def section(config: effnet.ScalingConfig) -> None:
@@ -28,21 +32,28 @@ def section(config: effnet.ScalingConfig) -> None:
                                  format="%.1f", key="same_flops_multiple",
                                  help="The paper's Table 7 uses about 4.5× B0; each network lands within 3%.")
     right.caption(f"{config.label} as the base: the same multiply-adds spent on depth only, width only, resolution "
-                  "only, or all three by the compound rule (α^φ, β^φ, γ^φ with φ solved). Trained and measured "
-                  "on the Experiment page.")
+                  "only, or all three by the compound rule (α^φ, β^φ, γ^φ with φ solved). Counted in closed form: none of "
+                  "these networks was trained. The Experiment page trains the same plan for its own small base on "
+                  "synthetic scenes, not for this configuration.")
     try:
-        rows = plans.matched(config, float(multiple))
+        rows = plans.matched(config, float(multiple), strict=False)
     except effnet.ConfigError as refusal:
         st.warning(f"{config.label} × {multiple:g}: {refusal}")
         return
-    st.table(pd.DataFrame([{
+    projector.table(pd.DataFrame([{
         **plan_columns(row),
         "Multiply-adds": f"{units.si(row['macs'])} ({units.times(row['flops_multiple'])})",
         "Activation memory": units.binary_bytes(row["activation_bytes"]),
         "Training activations": units.binary_bytes(row["training_activation_bytes"]),
         **{f"H200 batch {batch} (predicted)": units.duration_ms(row[f"predicted_ms_batch{batch}"])
            for batch in plans.PREDICTED_BATCHES},
-    } for row in rows]), hide_index=True)
+    } for row in rows]))
+    missed = [row for row in rows if abs(row["error"]) > TOLERANCE]
+    if missed:
+        st.caption(" ".join(
+            f"The {short_name(row['name'])} network lands at {units.times(row['flops_multiple'])}, the nearest step to "
+            f"{units.times(multiple)}: {STEPS[row['name']]}, so no {short_name(row['name'])} network of this base comes "
+            f"within {TOLERANCE:.0%}." for row in missed))
     slowest = max(rows, key=lambda row: row["predicted_ms_batch1"])
     st.caption("Activation memory: the float32 feature maps alive at once for one image at inference; training "
                "keeps them all for the backward pass. H200 columns: predicted, not measured (effnet.predict, eager "

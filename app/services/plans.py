@@ -20,15 +20,16 @@ PREDICTED_GPU, PREDICTED_DTYPE, PREDICTED_BATCHES = "H200 SXM", "float16", (1, 3
 
 
 @st.cache_data(max_entries=64, show_spinner=False, hash_funcs=_CONFIG_HASH)
-def matched(base: effnet.ScalingConfig, flops_multiple: float) -> list[dict]:
-    """plan_as_dicts(matched_plan(base, flops_multiple)), each row with the profile's activation
+def matched(base: effnet.ScalingConfig, flops_multiple: float, strict: bool = True) -> list[dict]:
+    """plan_as_dicts(matched_plan(base, flops_multiple, strict=strict)), each row with the profile's activation
     memory added (inference peak and training total, float32, one image) and the predicted H200
     latency at batch 1 and 32 (`predicted_ms_batch1`, `predicted_ms_batch32`).
 
-    Raises effnet.ConfigError (one line) when a network cannot be matched within the plan's 3%."""
+    Raises effnet.ConfigError (one line) when a network cannot be matched within the plan's 3% (with
+    strict=False: only when it would leave the lab's ranges)."""
     from effnet.predict import predict  # numpy, no torch
 
-    plan = matched_plan(base, float(flops_multiple))
+    plan = matched_plan(base, float(flops_multiple), strict=strict)
     rows = plan_as_dicts(plan)
     for row, network in zip(rows, plan):
         profile = effnet.profile(network.config)

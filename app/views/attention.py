@@ -50,6 +50,7 @@ def _images() -> list[tuple[str, bytes]]:
     left, right = st.columns([3, 2])
     uploads = left.file_uploader(
         "Upload one or more images", type=IMAGE_TYPES, accept_multiple_files=True, key="cam_upload",
+        max_upload_size=MAX_PHOTO_BYTES // 10**6,  # the box says the photo limit, not the checkpoints' 300 MB
         help="JPEG, PNG, WebP, GIF, BMP or TIFF; read in memory, never stored",
     )
     sample = right.selectbox("…or use a sample photo", SAMPLES, key="cam_sample",
@@ -75,7 +76,7 @@ def _settings() -> tuple[str, str, int | None]:
     """(comparison, method, shared target class index or None for each network's own top-1)."""
     from effnet import cam
 
-    columns = st.columns([3, 1, 2])
+    columns = st.columns([3, 2, 2])  # the method's name was cut at projector type
     comparison = columns[0].selectbox("Comparison", list(COMPARISONS), format_func=COMPARISONS.get, key="cam_comparison")
     method = columns[1].selectbox("Method", cam.METHODS, format_func=cam.METHOD_LABELS.get, key="cam_method")
     with columns[2]:

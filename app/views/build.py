@@ -21,6 +21,11 @@ def _stage_name(index: int) -> str:
     return STAGE_NAMES.get(index, str(index))
 
 
+def _short(config: effnet.ScalingConfig) -> str:
+    """'B4', 'Lite0', 'V2-S', or the custom configuration's label."""
+    return config.label.removeprefix("EfficientNet-").removeprefix("EfficientNet")
+
+
 def _multipliers(config: effnet.ScalingConfig) -> str:
     return f"d{config.depth:.3g} w{config.width:.3g} r{config.resolution}"
 
@@ -56,6 +61,36 @@ def preset_versus_compound(selection: controls.Selection) -> str | None:
     return None
 
 
+def base_preset(config: effnet.ScalingConfig) -> str:
+    """What the metrics compare against: the family's smallest published network (B0, Lite0, V2-S)."""
+    return "v2_s" if config.is_v2 else "lite0" if config.is_lite else "b0"
+
+
+def _stage_source(config: effnet.ScalingConfig) -> str:
+    """Which published table the stage table scales: B0's (EfficientNet paper, Table 1) or a V2 table."""
+    if not config.is_v2:
+        return "the paper's Table 1"
+    if config.stage_table == "v2_s":
+        return "the EfficientNetV2 paper's Table 4"
+    return "the official EfficientNetV2 code's table; the V2 paper's Table 4 gives V2-S"
+
+
+def _published_flops(config: effnet.ScalingConfig) -> str:
+    """' (the paper prints 4.2B for B4)' for a published network, '' for any other configuration."""
+    from effnet import paper
+
+    name = config.name
+    if name in paper.table2_by_preset():
+        published, source = paper.table2_by_preset()[name].flops_b, "the paper"
+    elif name in paper.lite_by_preset() and paper.lite_by_preset()[name].madds_b is not None:
+        published, source = paper.lite_by_preset()[name].madds_b, "the Lite table"
+    elif name in paper.v2_by_preset():
+        published, source = paper.v2_by_preset()[name].flops_b, "the official V2 table"
+    else:
+        return ""
+    return f" ({source} prints {published:g}B for {_short(config)})"
+
+
 def _arrow(change: float) -> str:
     """The metric's arrow: up for growth, down for shrinking, none for no change (never '↑ ±0')."""
     return "off" if change == 0 else ("up" if change > 0 else "down")
@@ -68,7 +103,7 @@ def _ratio_metric(column, label: str, value: str, ratio: float, versus: str, hel
 
 def _metrics(profile: effnet.Profile, base: effnet.Profile) -> None:
     config, base_config = profile.config, base.config
-    versus = f"vs {base_config.label.removeprefix('EfficientNet-')}"
+    versus = f"vs {_short(base_config)}"
     columns = st.columns(3) + st.columns(3)  # two rows of three: readable on a projector
     _ratio_metric(
         columns[0], "Parameters", units.si(profile.params), profile.params / base.params, versus,
@@ -85,12 +120,14 @@ def _metrics(profile: effnet.Profile, base: effnet.Profile) -> None:
         "Resolution", f"{config.resolution} px", delta=units.signed_count(change, "px"), delta_arrow=_arrow(change),
         delta_color="off", delta_description=versus, help="input side; images are square crops",
     )
-    layers = sum(s.stage.layers for s in profile.stages if s.stage.kind == "mbconv")
-    base_layers = sum(s.stage.layers for s in base.stages if s.stage.kind == "mbconv")
+    blocks = ("mbconv", "fused_mbconv")
+    layers = sum(s.stage.layers for s in profile.stages if s.stage.kind in blocks)
+    base_layers = sum(s.stage.layers for s in base.stages if s.stage.kind in blocks)
+    table = "its own V2 table's" if config.is_v2 else "B0's"
     columns[3].metric(
         "Depth ×", f"{config.depth:.2f}", delta=units.signed_count(layers - base_layers, "blocks"),
         delta_arrow=_arrow(layers - base_layers), delta_color="off",
-        delta_description=versus, help=f"{layers} MBConv blocks; each stage's layers are ceil(d × B0's layers)",
+        delta_description=versus, help=f"{layers} blocks; each stage's layers are ceil(d × {table} layers)",
     )
     width_change = round(config.width - base_config.width, 2)
     columns[4].metric(
@@ -108,8 +145,9 @@ def _metrics(profile: effnet.Profile, base: effnet.Profile) -> None:
 
 def _table(frame: pd.DataFrame) -> None:
     """A static table: its cells wrap instead of being cut at 1280 px (the FLOPs column was), and it
-    has no toolbar to cover the widget above it on a phone (it covered "a repeat")."""
-    st.table(frame, hide_index=True)
+    has no toolbar to cover the widget above it on a phone (it covered "a repeat"); split in two when too
+    wide for the column (projector type at 1280 px)."""
+    projector.table(frame)
 
 
 def _stage_table(profile: effnet.Profile) -> None:
@@ -133,7 +171,9 @@ def _stage_table(profile: effnet.Profile) -> None:
     _table(table)
     st.caption(
         f"Total: {profile.params:,} parameters, {profile.macs:,} multiply-adds "
-        f"({profile.flops:,} FLOPs counting a multiply-add as 2). Stage numbers are the paper's Table 1."
+        f"({profile.flops:,} FLOPs counting a multiply-add as 2). "
+        + ("Stages are numbered from 1 at the stem, like B0's Table 1 (the V2 paper numbers the stem 0)."
+           if profile.config.is_v2 else "Stage numbers are the paper's Table 1.")
     )
 
 
@@ -179,6 +219,19 @@ def _chart(figure, key: str, name: str) -> None:
     st.plotly_chart(projector.figure(figure), key=key, config=charts.export_config(name), theme=projector.theme())
 
 
+def _published(config: effnet.ScalingConfig) -> tuple[float, str, str] | None:
+    """(published top-1 %, its source, the network's name) when `config` is a published network, chosen as
+    a preset or set by hand to a preset's exact depth, width, resolution and family; None otherwise."""
+    from effnet import paper
+
+    def settings(c: effnet.ScalingConfig) -> tuple:
+        return (c.depth, c.width, c.resolution, c.variant, c.stage_table)
+
+    name = config.name or next((n for n in effnet.PRESETS if settings(effnet.preset(n)) == settings(config)), "")
+    published = paper.published_top1(name) if name else None
+    return (*published, effnet.scaling.preset_label(name)) if published else None
+
+
 def _paper_chart(profile: effnet.Profile, pinned: effnet.Profile | None = None) -> None:
     from effnet import paper
 
@@ -191,13 +244,21 @@ def _paper_chart(profile: effnet.Profile, pinned: effnet.Profile | None = None) 
         {"base": r.base, "scaling": r.scaling, "setting": r.setting, "flops_b": r.flops_b, "top1": r.top1}
         for r in paper.TABLE3
     ]
-    _chart(charts.accuracy_vs_flops(effnets, others, scaling_rows, profile.macs / 1e9, profile.config.label,
-                                    pinned.macs / 1e9 if pinned else None,
-                                    pinned.config.label.removeprefix("EfficientNet-") if pinned else ""),
+    current = _published(profile.config)
+    pinned_top1 = _published(pinned.config) if pinned else None
+    current_label = current[2].removeprefix("EfficientNet-").removeprefix("EfficientNet") if current else ""
+    _chart(charts.accuracy_vs_flops(effnets, others, scaling_rows, profile.macs / 1e9, current_label,
+                                    pinned.macs / 1e9 if pinned else None, _short(pinned.config) if pinned else "",
+                                    current[0] if current else None, pinned_top1[0] if pinned_top1 else None),
            "chart_accuracy", "accuracy_vs_flops")
+    if current:
+        reading = (f"The dashed line and the star are the current configuration, the published {current[2]}: "
+                   f"{current[0]:.1f} % top-1 ({current[1]}).")
+    else:
+        reading = ("The dashed line is the current configuration's FLOPs; its accuracy is unknown: only the published "
+                   "networks (the presets) were trained.")
     st.caption(f"Published top-1 from {paper.PAPER} (Table 2: EfficientNets and ResNet-50; Table 3: one "
-               "dimension at a time against compound scaling). The dashed line is the current configuration's "
-               "FLOPs; its accuracy is unknown, since only the published presets were trained.")
+               f"dimension at a time against compound scaling). {reading}")
 
 
 def render() -> None:
@@ -214,22 +275,21 @@ def render() -> None:
     focus.take_from_url(config.label)
 
     profile = effnet.profile(config)
-    base = effnet.profile(effnet.preset("lite0" if config.is_lite else "b0"))
+    base = effnet.profile(effnet.preset(base_preset(config)))
     with focus.section("metrics"):
         _metrics(profile, base)
     pinned = effnet.profile(selection.pinned) if selection.pinned is not None else None
     if pinned is not None:
         compare.section(pinned, profile, _stage_name)
     st.caption(
-        f"FLOPs are counted as the paper does, in multiply-adds: {units.si(profile.macs)} "
-        f"(the paper writes B0's 386 M as 0.39B). Counting each multiply-add as two floating-point "
-        f"operations gives {units.si(profile.flops, 'FLOP')}."
+        f"FLOPs are counted as the paper does, in multiply-adds: {units.si(profile.macs)}{_published_flops(config)}. "
+        f"Counting each multiply-add as two floating-point operations gives {units.si(profile.flops, 'FLOP')}."
     )
     note = preset_versus_compound(selection)
     if note:
         st.info(note)
 
-    left, right = st.columns(2)
+    left, right = projector.columns(2)  # one under the other in projector mode: half a screen is too narrow
     series = profiles.flops_series(selection.alpha, selection.beta, selection.gamma, config.variant, 8.0)
     current_phi = config.phi if selection.mode == "Compound" and not selection.error else None
     with left, focus.section("flops_phi"):
@@ -250,7 +310,7 @@ def render() -> None:
     with focus.section("accuracy"):
         _paper_chart(profile, pinned)
     with focus.section("constraint"):
-        left, right = st.columns([3, 2])
+        left, right = projector.columns([3, 2])
         with left:
             _chart(charts.constraint(selection.alpha, selection.beta, selection.gamma, (effnet.ALPHA, effnet.BETA, effnet.GAMMA)),
                    "chart_constraint", "constraint")
@@ -265,7 +325,7 @@ def render() -> None:
                 "change α, β, γ in the sidebar (Compound φ mode) to move yours."
             )
 
-    st.subheader(f"Stages of {config.label} (the paper's Table 1)")
+    st.subheader(f"Stages of {config.label} ({_stage_source(config)})")
     _stage_table(profile)
     with focus.section("mbconv"):
         st.subheader("Inside one MBConv block")

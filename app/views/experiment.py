@@ -102,7 +102,7 @@ def _answer(document: dict, own: bool) -> None:
     seeds = service.seed_count(document)
     st.subheader("The answer, as measured" + (" (your quick run)" if own else ""))
     _verdicts(document)
-    st.table(experiment_table.accuracy_table(document), hide_index=True)
+    projector.table(experiment_table.accuracy_table(document))  # split in parts when too wide for the column
     tests = dataset.get("test_size")
     budget = document.get("budget") or {}
     steps, images = budget.get("steps"), budget.get("images_seen")
@@ -129,7 +129,7 @@ def _answer(document: dict, own: bool) -> None:
 
 def _attention(document: dict) -> None:
     st.subheader("Where the maps fall")
-    st.table(experiment_table.attention_table(document), hide_index=True)
+    projector.table(experiment_table.attention_table(document))
     if not experiment_table.has_masks(document):
         st.caption("Photos have no object mask: pytorch-grad-cam's faithfulness metrics instead of the pointing game.")
         return
@@ -141,7 +141,7 @@ def _attention(document: dict) -> None:
     sizes = experiment_table.size_table(document)
     if sizes is not None:
         st.markdown("**By object size** (test accuracy / pointing game on the common grid)")
-        st.table(sizes, hide_index=True)
+        projector.table(sizes)
         cuts = experiment_table.size_cuts(document)
         if cuts:
             from effnet.experiment.panels import pattern_period_pixels
@@ -157,7 +157,7 @@ def _charts(document: dict) -> None:
     name = str(document["dataset"].get("name", "held-out data"))
     _chart(experiment_charts.accuracy_vs_flops(networks, paper_rows(), name), "exp_chart_accuracy",
            "experiment_accuracy_vs_flops")
-    left, right = st.columns(2)
+    left, right = projector.columns(2)  # one under the other in projector mode
     with left:
         if experiment_table.has_masks(document):
             _chart(experiment_charts.attention_scores(networks, document.get("common_grid")), "exp_chart_attention",
@@ -215,24 +215,29 @@ def _scene_panels(folder: str, stamp, document: dict) -> None:
     start = draw * SCENES_PER_DRAW
     st.caption(f"Held-out scenes {start}–{start + SCENES_PER_DRAW - 1} of the 'show' split (data seed {seed}): never "
                "trained on, each drawn anew at every network's resolution. White: the object's true outline.")
+    # One placeholder for the grid: the previous draw's panels go at once, so their captions never sit
+    # under the new scenes while the new maps are computed.
+    grid = st.empty()
     try:
         with st.spinner("Loading the five networks and computing their maps…"):
             rows = service.scene_panels(folder, stamp, start, SCENES_PER_DRAW)
     except service.ResultsError as error:
         st.error(escape_markdown(str(error)))
         return
-    experiment_panels.column_headers(document["networks"], with_truth=True)
-    for row in rows:
-        experiment_panels.panel_row(row.panels, (row.truth_png, row.class_name), document.get("common_grid"))
+    with grid.container():
+        experiment_panels.column_headers(document["networks"], with_truth=True)
+        for row in rows:
+            experiment_panels.panel_row(row.panels, (row.truth_png, row.class_name), document.get("common_grid"))
     st.caption(_cam_note(document))
 
 
 def _upload_panels(folder: str, stamp, document: dict) -> None:
     from app.services import cam as cam_service
-    from effnet.images import ImageError
+    from effnet.images import MAX_BYTES, ImageError
 
     uploads = st.file_uploader("Upload photos of these classes", type=IMAGE_TYPES, accept_multiple_files=True,
-                               key="exp_upload", help="read in memory, never stored")
+                               key="exp_upload", help="read in memory, never stored",
+                               max_upload_size=MAX_BYTES // 10**6)  # the photo limit, not the checkpoints' 300 MB
     classes = ", ".join(escape_markdown(str(c)) for c in document["dataset"]["classes"])
     st.caption(f"The networks know these classes: {classes}. Photos have no object mask, so no outline and no "
                "pointing game; the table's attention figures are pytorch-grad-cam's faithfulness metrics.")

@@ -54,8 +54,18 @@ def glossary() -> None:
     )
 
 
+# A fixed style sheet (no user text): on a phone, long "Show me" labels wrap and a formula wider than the
+# screen scrolls inside its own box instead of running off the right edge.
+_NARROW_CSS = """<style>
+[data-testid=stPageLink] a, [data-testid=stPageLink] span, [data-testid=stPageLink] p { white-space: normal !important;
+  overflow-wrap: anywhere; height: auto !important; }
+.katex-display { overflow-x: auto; overflow-y: hidden; max-width: 100%; }
+</style>"""
+
+
 def render() -> None:
     """The Learn page."""
+    st.html(_NARROW_CSS)
     st.title("Learn: why compound scaling works")
     st.markdown(
         "A convolutional network can be made bigger in three ways. EfficientNet (Tan & Le, 2019) scales all "
@@ -90,8 +100,9 @@ def render() -> None:
 
     st.header("4. The compound rule")
     st.markdown("Scale all three with one coefficient φ (paper, Eq. 3):")
-    st.latex(r"d = \alpha^{\phi}, \quad w = \beta^{\phi}, \quad r = \gamma^{\phi} \qquad "
-             r"\text{subject to}\ \ \alpha \cdot \beta^{2} \cdot \gamma^{2} \approx 2,\quad \alpha, \beta, \gamma \ge 1")
+    st.latex(r"\begin{gathered} d = \alpha^{\phi}, \quad w = \beta^{\phi}, \quad r = \gamma^{\phi} \\ "
+             r"\text{subject to}\ \ \alpha \cdot \beta^{2} \cdot \gamma^{2} \approx 2,\quad \alpha, \beta, \gamma \ge 1"
+             r"\end{gathered}")  # two lines: one ran off a phone's screen
     st.markdown(
         f"A small grid search at φ = 1 found α = {effnet.ALPHA}, β = {effnet.BETA}, γ = {effnet.GAMMA}. "
         "Then φ is raised to get B1 … B7. The paper finds that balanced scaling beats any single dimension at "
@@ -104,9 +115,9 @@ def render() -> None:
              phi="3")
 
     st.header("5. Why FLOPs grow about 2^φ")
-    st.latex(r"\text{FLOPs} \propto d \cdot w^{2} \cdot r^{2} = \left(\alpha \beta^{2} \gamma^{2}\right)^{\phi} "
-             rf"\approx 2^{{\phi}} \qquad ({effnet.ALPHA} \cdot {effnet.BETA}^2 \cdot {effnet.GAMMA}^2 = "
-             rf"{effnet.flops_ratio_per_phi():.2f})")
+    st.latex(r"\begin{gathered} \text{FLOPs} \propto d \cdot w^{2} \cdot r^{2} = \left(\alpha \beta^{2} \gamma^{2}\right)^{\phi} "
+             rf"\approx 2^{{\phi}} \\ ({effnet.ALPHA} \cdot {effnet.BETA}^2 \cdot {effnet.GAMMA}^2 = "
+             rf"{effnet.flops_ratio_per_phi():.2f}) \end{{gathered}}")
     st.markdown(
         "Depth multiplies the cost once, width and resolution each twice. With the paper's values the factor "
         "per unit of φ is 1.92, a little under 2. The real network moves in steps, because layers are whole "
@@ -164,8 +175,8 @@ def roofline_section() -> None:
         "weights). Its **arithmetic intensity** is FLOPs per byte moved. The roofline model (Williams, Waterman "
         "& Patterson, 2009) says how fast it can possibly run on a device:"
     )
-    st.latex(r"\text{attainable FLOP/s} = \min\left(\text{peak FLOP/s},\ \text{intensity} \times "
-             r"\text{memory bandwidth}\right)")
+    st.latex(r"\begin{gathered} \text{attainable FLOP/s} = \\ \min(\text{peak FLOP/s}, \\ "
+             r"\text{intensity} \times \text{memory bandwidth}) \end{gathered}")  # lines that fit a phone
     st.markdown(
         f"Below the **ridge point** (peak ÷ bandwidth) a layer is *memory-bound*: a faster processor would not "
         f"help it, only fewer bytes would. On an {device.name} in {dtype} the ridge lies at "
@@ -179,9 +190,12 @@ def roofline_section() -> None:
         f"does {v2_stage2.intensity:.1f} FLOP/B, the whole of V2-S {v2_s.intensity:.1f} FLOP/B. The later, "
         "low-resolution stages keep MBConv, where its small parameter count matters more than its intensity."
     )
-    _show_me("Show me: the roofline chart with B0's stages", focus="roofline", preset="B0")
+    # The links set the roofline's device, precision and batch to the case these sentences describe.
+    case = {"roofline_device": device.name, "roofline_dtype": dtype, "roofline_batch": "1"}
+    _show_me(f"Show me: the roofline chart with B0's stages ({device.name}, {dtype}, batch 1)", focus="roofline",
+             preset="B0", **case)
     st.page_link(BUILD, label="Show me: EfficientNetV2-S's Fused-MBConv stages on the same chart",
-                 icon=":material/arrow_forward:", query_params={"preset": "V2-S", "focus": "roofline"})
+                 icon=":material/arrow_forward:", query_params={"preset": "V2-S", "focus": "roofline", **case})
 
 
 def lab_citation(metric: str) -> str:

@@ -32,11 +32,13 @@ from ..scaling import (
     RESOLUTION_MULTIPLE,
     RESOLUTION_RANGE,
     WIDTH_RANGE,
-    B0_STAGES,
+    STAGE_TABLES,
     ConfigError,
     ScalingConfig,
-    round_repeats,
+    stages,
 )
+
+BLOCK_KINDS = ("mbconv", "fused_mbconv")
 
 NAMES: tuple[str, ...] = ("baseline", "depth", "width", "resolution", "compound")
 TITLES = {
@@ -90,8 +92,16 @@ class PlannedNetwork:
 
 
 def layer_counts(config: ScalingConfig) -> list[int]:
-    """MBConv layers per stage (stages 2-8) of `config`."""
-    return [round_repeats(stage.repeats, config.depth) for stage in B0_STAGES]
+    """Blocks (MBConv and Fused-MBConv) per stage of `config`, from its own stage table: B0's
+    stages 2-8, or a V2 table's; Lite keeps its first and last stage at their base repeats."""
+    return [stage.layers for stage in stages(config) if stage.kind in BLOCK_KINDS]
+
+
+def _scaled_repeats(config: ScalingConfig) -> list[tuple[int, int]]:
+    """(layers, base repeats) of each stage whose layers follow the depth multiplier."""
+    table = STAGE_TABLES[config.stage_table]
+    pairs = list(zip(layer_counts(config), (stage.repeats for stage in table)))
+    return pairs[1:-1] if config.is_lite else pairs  # Lite's first and last stage are not scaled
 
 
 def _solve(macs_at: Callable[[float], int], low: float, high: float, target: float, steps: int = 60) -> float:
@@ -115,9 +125,9 @@ def _solve(macs_at: Callable[[float], int], low: float, high: float, target: flo
 def _depth_for_layers(config: ScalingConfig) -> float:
     """The largest depth multiplier with the same whole layers as `config` (d=4, not 3.76, for B0's 4x).
 
-    ceil(d * repeats) stays the same up to min(layers / repeats) over the stages.
+    ceil(d * repeats) stays the same up to min(layers / repeats) over the scaled stages.
     """
-    return min(layers / stage.repeats for layers, stage in zip(layer_counts(config), B0_STAGES))
+    return min(layers / repeats for layers, repeats in _scaled_repeats(config))
 
 
 def matched_plan(
@@ -126,8 +136,13 @@ def matched_plan(
     alpha: float = ALPHA,
     beta: float = BETA,
     gamma: float = GAMMA,
+    strict: bool = True,
 ) -> list[PlannedNetwork]:
     """The baseline and its four scaled networks at `flops_multiple` times its MACs.
+
+    strict=False keeps a network that lands outside the 3% only because its dimension moves in
+    steps (whole layers, channels in multiples of 8) at the nearest step, with its real multiple, for
+    a table that shows it; a network that would leave the lab's ranges is refused either way.
 
     Raises ConfigError when the multiple is outside FLOPS_MULTIPLE_RANGE, or when a network would
     leave the accepted ranges of depth, width or resolution before reaching the target.
@@ -192,18 +207,33 @@ def matched_plan(
         p = profile(config)
         plan.append(PlannedNetwork(name, config, p.params, p.macs, p.macs / base_profile.macs, flops_multiple, solved_phi))
     for network in plan[1:]:
-        if abs(network.error) > TOLERANCE:
-            c = network.config
-            if c.depth >= DEPTH_RANGE[1] or c.width >= WIDTH_RANGE[1] or c.resolution >= RESOLUTION_RANGE[1]:
-                raise ConfigError(
-                    f"the {TITLES[network.name].split(' (')[0].lower()} network would leave the lab's range (depth and width "
-                    f"up to {DEPTH_RANGE[1]:g}, resolution up to {RESOLUTION_RANGE[1]}) before {flops_multiple:g}x; "
-                    "choose a smaller multiple or a smaller base")
+        if abs(network.error) <= TOLERANCE:
+            continue
+        name = TITLES[network.name].split(" (")[0].lower()
+        c = network.config
+        if c.depth >= DEPTH_RANGE[1] or c.width >= WIDTH_RANGE[1] or c.resolution >= RESOLUTION_RANGE[1]:
+            reach = largest_multiple(base)
+            choice = (f"choose a multiple up to {math.floor(reach * 10) / 10:g} or a smaller base" if reach >= low
+                      else "choose a smaller base")
+            limit = (f"depth ×{DEPTH_RANGE[1]:g}" if c.depth >= DEPTH_RANGE[1] else f"width ×{WIDTH_RANGE[1]:g}"
+                     if c.width >= WIDTH_RANGE[1] else f"{RESOLUTION_RANGE[1]} px (a plan may pass the sidebar's slider)")
+            raise ConfigError(f"the {name} network would pass the lab's limit, {limit}, before {flops_multiple:g}×: "
+                              f"this base reaches at most {reach:.2f}×; {choice}")
+        if strict:
             raise ConfigError(
-                f"no {TITLES[network.name].split(' (')[0].lower()} network within {TOLERANCE:.0%} of {flops_multiple:g}x the base's multiply-adds "
+                f"no {name} network within {TOLERANCE:.0%} of {flops_multiple:g}x the base's multiply-adds "
                 f"(nearest: {network.flops_multiple:.2f}x); try another multiple or a larger base"
             )
     return plan
+
+
+def largest_multiple(base: ScalingConfig) -> float:
+    """The largest FLOPs multiple every single-dimension network of `base` can reach inside the lab's
+    ranges (depth and width up to their maximum, resolution up to its maximum): the most a plan can ask."""
+    base = replace(base, name="", phi=None)
+    macs = profile(base).macs
+    return min(profile(replace(base, **{key: value})).macs / macs for key, value in
+               (("depth", DEPTH_RANGE[1]), ("width", WIDTH_RANGE[1]), ("resolution", RESOLUTION_RANGE[1])))
 
 
 def plan_as_dicts(plan: list[PlannedNetwork]) -> list[dict]:
