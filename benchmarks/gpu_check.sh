@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# One prepared check for a GPU machine (issue 3): CUDA latency tests, B0-B7 latency at batch 1 and 32 in
+# One prepared check for a GPU machine: CUDA latency tests, B0-B7 latency at batch 1 and 32 in
 # float32 and float16, and the CLI's latency on CUDA. Run from the repository root:
 #
 #     OUT=/some/folder bash benchmarks/gpu_check.sh
 #
-# Issue 10's execution modes: MODES (default eager,channels_last,compile,cuda_graphs) for MODE_PRESETS
+# The execution modes: MODES (default eager,channels_last,compile,cuda_graphs) for MODE_PRESETS
 # (default b0,v2_s) at batch 1 and 32 in float16, e.g.
 #
 #     OUT=/some/folder MODES=eager,cuda_graphs MODE_PRESETS=b0,b4,v2_s bash benchmarks/gpu_check.sh

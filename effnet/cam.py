@@ -50,7 +50,7 @@ every panel for a fair comparison. Untrained results say UNTRAINED_LABEL in mode
 How a map is computed, and why it is safe on a model shared between threads
 -------------------------------------------------------------------------
 pytorch-grad-cam registers hooks on the model and accumulates gradients into the parameters'
-`.grad`: two requests on one shared model corrupt each other (NOTES.md: crashes with 20 Streamlit
+`.grad`: two requests on one shared model corrupt each other (seen on these machines: crashes with 20 Streamlit
 sessions). Here one forward pass runs the network piece by piece (stem, stage2..stage8, head; the
 pieces `model.layer_names` lists and `model.layer(name)` returns; V2-S ends at stage7): up to the earliest target layer without gradients, from there on
 with gradients, keeping each target layer's output. One `torch.autograd.grad` of the target logit
@@ -60,7 +60,7 @@ with respect to those outputs gives their gradients: nothing is written to the m
 activations and gradients into the map (`get_cam_image`, `scale_cam_image`), so the maps equal the
 library's own. A lock per model object is held around each computation anyway: it keeps one
 backward graph per model in memory at a time. ScoreCAM is not offered: on a 1280-channel head it
-takes minutes on a CPU (NOTES.md: 178 s).
+takes minutes on a CPU (178 s measured here).
 """
 
 from __future__ import annotations

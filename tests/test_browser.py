@@ -207,7 +207,7 @@ def test_build_page_moves_with_phi(server, browser_page):
     slider = page.locator("[data-testid=stSidebar] [data-testid=stSlider]").first
     track = slider.locator("[role=group] > [data-orientation=horizontal]").first  # react-aria's track
     box = track.bounding_box()
-    # Click on the track (keys move the thumb but send nothing until release; NOTES.md).
+    # Click on the track (keys move the thumb but send nothing until release).
     page.mouse.click(box["x"] + box["width"] * 0.45, box["y"] + box["height"] / 2)
     after = _poll(lambda: (value := _metric(page, "Parameters")) != before and value)
     assert float(after.split()[0]) > float(before.split()[0])
@@ -251,7 +251,7 @@ def test_learn_page_renders_formulas_and_its_links_set_the_controls(server, brow
     assert _metric(page, "Width ×") == "1.00"
 
 
-# --- issue 13: a projector at 1280x720 -----------------------------------------------------------------
+# --- a projector at 1280x720 -----------------------------------------------------------------
 SCIENTIFIC = re.compile(r"\d[eE][+-]?\d")
 # Every text node inside a metric whose content is wider than its box is cut (an ellipsis or a clip).
 CUT_METRICS = """scope => [...document.querySelectorAll(scope + ' [data-testid=stMetric]')].flatMap(metric =>

@@ -1,5 +1,5 @@
 """The Latency panel on a machine without a GPU, in Chromium: a predicted figure on a chosen GPU with its
-parts, and the recorded H200 runs of the same network, each labelled as what it is (issue 14)."""
+parts, and the recorded H200 runs of the same network, each labelled as what it is."""
 
 from __future__ import annotations
 

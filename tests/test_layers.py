@@ -138,7 +138,7 @@ def test_the_command_line_prints_the_layers_as_json_and_csv(capsys) -> None:
     layers = document["layers"]
     for key in ("name", "stage", "kind", "params", "macs", "bytes", "intensity", "predicted_share"):
         assert all(key in row for row in layers), key
-    assert sum(row["params"] for row in layers) == document["params"] == 5_288_548  # torchvision's B0 (NOTES.md)
+    assert sum(row["params"] for row in layers) == document["params"] == 5_288_548  # torchvision's B0
     assert sum(row["macs"] for row in layers) == document["macs"]
     assert sum(row["bytes"] for row in layers) == document["memory_bytes"]
     assert sum(row["predicted_ms"] for row in layers) == pytest.approx(document["predicted_latency_ms"])

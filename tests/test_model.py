@@ -175,7 +175,7 @@ def test_build_rejects_non_configs() -> None:
 
 
 # ---------------------------------------------------------------------------------------------
-# EfficientNetV2-S/M/L against torchvision.models.efficientnet_v2_s/m/l (issue 10)
+# EfficientNetV2-S/M/L against torchvision.models.efficientnet_v2_s/m/l
 # ---------------------------------------------------------------------------------------------
 V2_PRESETS = ["v2_s", "v2_m", "v2_l"]
 V2_PARAMS = {"v2_s": 21_458_488, "v2_m": 54_139_356, "v2_l": 118_515_272}  # torchvision's num_params

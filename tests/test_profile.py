@@ -329,7 +329,7 @@ def test_lite_with_tensorflow_padding_keeps_a_little_more() -> None:
 
 
 # ---------------------------------------------------------------------------------------------
-# EfficientNetV2 (issue 10): ptflops' aten count, at a small size and at torchvision's own
+# EfficientNetV2: ptflops' aten count, at a small size and at torchvision's own
 # ---------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("name", ["v2_s", "v2_m", "v2_l"])
 def test_v2_macs_match_ptflops(name: str) -> None:

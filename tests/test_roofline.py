@@ -1,4 +1,4 @@
-"""The roofline (issue 10): device table against effnet.latency's, the arithmetic, and the chart in AppTest."""
+"""The roofline: device table against effnet.latency's, the arithmetic, and the chart in AppTest."""
 
 from __future__ import annotations
 

@@ -32,7 +32,7 @@ def test_depthwise_by_hand_and_its_low_intensity() -> None:
     assert (dw.input_bytes, dw.output_bytes, dw.weight_bytes) == (4 * values, 4 * values, 4 * (32 * 9 + 32))
     assert dw.macs == 9 * values
     assert dw.intensity == pytest.approx(2 * 9 * values / (4 * (2 * values + 32 * 10)))  # ~2.25 FLOP/B
-    # in float16 a depthwise 3x3 does ~18 FLOPs per 4 bytes (NOTES.md: ~4.5 FLOP/B)
+    # in float16 a depthwise 3x3 does ~18 FLOPs per 4 bytes (~4.5 FLOP/B)
     assert layer(effnet.preset("b0"), "stage2.0 depthwise", dtype="float16").intensity == pytest.approx(4.5, rel=0.01)
 
 

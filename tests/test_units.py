@@ -51,10 +51,10 @@ def test_si_shows_three_digits_and_a_prefix_from_1_to_1e15(value):
 
 @pytest.mark.parametrize(("value", "unit", "expected"), [
     (5_288_548, "", "5.29 M"),            # B0's parameters (torchvision)
-    (2_359_000_000, "", "2.36 G"),        # issue 13: was "2359.00 M"
-    (3.85e12, "", "3.85 T"),              # issue 13: was "3.85e+03 B"
-    (7.7e12, "FLOP", "7.70 TFLOP"),       # issue 13: was "7.7e+03 GFLOPs"
-    (7.82e9, "FLOP/s", "7.82 GFLOP/s"),   # issue 13: was "0.00782 TFL…"
+    (2_359_000_000, "", "2.36 G"),        # was "2359.00 M"
+    (3.85e12, "", "3.85 T"),              # was "3.85e+03 B"
+    (7.7e12, "FLOP", "7.70 TFLOP"),       # was "7.7e+03 GFLOPs"
+    (7.82e9, "FLOP/s", "7.82 GFLOP/s"),   # was "0.00782 TFL…"
     (999.7, "", "1.00 k"),                # rounding moves to the next prefix, never "1000"
     (999_999, "", "1.00 M"),
     (1e15, "", "1.00 P"),

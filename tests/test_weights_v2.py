@@ -1,4 +1,4 @@
-"""EfficientNetV2's weight specs (issue 10) against torchvision's weights metadata (no download)."""
+"""EfficientNetV2's weight specs against torchvision's weights metadata (no download)."""
 
 from __future__ import annotations
 

@@ -34,6 +34,7 @@ from ..scaling import ConfigError, ScalingConfig, preset
 from . import results as results_format
 from .results import STILL_RISING
 from . import stats, synthetic
+from .render import render_batch
 from .evaluate import CAM_LAYER, CAM_STRIDE, SIZE_GROUPS, cam_grid, evaluate_network, watch_maps
 from .plan import TITLES, matched_plan, paper_rows, plan_as_dicts
 from .train import Recipe, finish_checkpoint, pick_device, train_network
@@ -156,8 +157,8 @@ def run_experiment(
             if record is None or not Path(f"{stem}.pt").exists() or not arrays_path.exists():
                 run_began = time.perf_counter()
                 seeded = replicate(source, seed)
-                train = shard(seeded.split("train", config.resolution, progress=lambda f, m: report(0.0, m)), rank, processes)
-                val = seeded.split("val", config.resolution)
+                train = shard(_split(seeded, "train", config.resolution, target, lambda f, m: report(0.0, m)), rank, processes)
+                val = _split(seeded, "val", config.resolution, target)
                 watched = watch_images(source, config.resolution, recipe.watch_images)
                 after_epoch = None
                 if watched is not None:
@@ -172,7 +173,7 @@ def run_experiment(
                     continue
                 finish_checkpoint(model, stem)
                 report(0.9, "measuring accuracy and attention on the test scenes")
-                test = seeded.split("test", config.resolution)
+                test = _split(seeded, "test", config.resolution, target)
                 summary, arrays = evaluate_network(model, test, source.mean, source.std, common_grid=common_grid,
                                                    sizes=sizes, cam_images=cam_images)
                 record.update(summary)
@@ -198,6 +199,13 @@ def run_experiment(
     if progress is not None:
         progress(1.0, "done")
     return document
+
+
+def _split(source, name: str, resolution: int, target: torch.device, progress=None):
+    """A split of `source`; synthetic scenes are drawn straight on the training device (no copy)."""
+    if getattr(source, "kind", None) == "synthetic":
+        return source.split(name, resolution, progress=progress, device=target)
+    return source.split(name, resolution, progress=progress)
 
 
 def start_processes(device: str) -> tuple[int, int]:
@@ -383,8 +391,8 @@ def watch_images(source, resolution: int, count: int) -> torch.Tensor | None:
     """The few held-out scenes ("show" split) whose maps are recorded after every epoch."""
     if getattr(source, "kind", None) != "synthetic" or count <= 0:
         return None
-    images, _, _ = synthetic.render_many(synthetic.scenes(source.seed, "show", count, **_scene_options(source)), resolution)
-    return torch.as_tensor(images)
+    images, _ = render_batch(synthetic.scenes(source.seed, "show", count, **_scene_options(source)), resolution)
+    return images
 
 
 def _scene_options(source) -> dict:
