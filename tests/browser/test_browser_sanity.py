@@ -11,7 +11,7 @@ import pytest
 
 from test_browser import CHROMIUM, _new_page, _poll, chromium, running_app
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SHOT = ROOT / ".pytest_cache" / "sanity_check.png"  # to look at; the README's screenshots are test_browser's
 STEPS = 11  # trained, classifier, head, stage 8 .. stage 2, stem
 METHODS = 6  # Grad-CAM, Grad-CAM++, HiResCAM, LayerCAM, EigenCAM and the Sobel reference

@@ -13,7 +13,7 @@ import pytest
 import effnet
 from effnet.recorded import FORMAT, RESULTS_DIR, best_runs, load_recorded, read_results, recorded_for
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 RUN1 = RESULTS_DIR / "gpu_h200_run1.json"
 RUN2 = RESULTS_DIR / "gpu_h200_fp16_run2.json"
 

@@ -27,7 +27,7 @@ from app.components import units
 from app.services import plans, training
 from effnet.experiment import TITLES, ResultsError, read_results, stats
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 MAIN = str(ROOT / "app" / "main.py")
 PAGE = "views/experiment.py"
 LEARN = "views/learn.py"

@@ -13,7 +13,7 @@ from streamlit.testing.v1 import AppTest
 import effnet
 from effnet.model import EfficientNet
 
-MAIN = str(Path(__file__).resolve().parents[1] / "app" / "main.py")
+MAIN = str(Path(__file__).resolve().parents[2] / "app" / "main.py")
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ import pytest
 from test_browser import (CHROMIUM, _choose, _eventually, _idle, _metric, _poll, browser,  # noqa: F401 - fixtures
                           browser_page, server)
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SHOT = ROOT / ".pytest_cache" / "latency_prediction.png"  # to look at; the README's screenshots are test_browser's
 pytestmark = [
     pytest.mark.browser,

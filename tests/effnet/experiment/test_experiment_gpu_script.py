@@ -14,7 +14,7 @@ import torch
 
 from effnet.experiment.results import read_results
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def test_the_gpu_script_dry_run_writes_what_the_page_reads(tmp_path):

@@ -22,7 +22,7 @@ import effnet
 from effnet.experiment import read_results
 from effnet.experiment.data import SyntheticSource
 
-RESULTS = Path(__file__).resolve().parents[1] / "results" / "experiment"
+RESULTS = Path(__file__).resolve().parents[3] / "results" / "experiment"
 SCENES = 80
 
 

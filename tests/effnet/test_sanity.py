@@ -19,7 +19,7 @@ import torch
 import effnet
 from effnet import cam, cli_cam, sanity, similarity
 
-ASSETS = Path(__file__).resolve().parent.parent / "assets"
+ASSETS = Path(__file__).resolve().parents[2] / "assets"
 PHOTOS = ("chelsea.jpg", "coffee.jpg", "astronaut.jpg")
 SMALL = effnet.ScalingConfig(depth=0.5, width=0.5, resolution=64, num_classes=10)
 
@@ -265,7 +265,7 @@ def test_cli_maps_still_need_an_output_folder(capsys):
 # ---------------------------------------------------------------------------------------------
 # The Attention page (AppTest; the real browser is tests/test_browser_sanity.py)
 # ---------------------------------------------------------------------------------------------
-MAIN = str(Path(__file__).resolve().parent.parent / "app" / "main.py")
+MAIN = str(Path(__file__).resolve().parents[2] / "app" / "main.py")
 
 
 @pytest.fixture

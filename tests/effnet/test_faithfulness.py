@@ -76,7 +76,7 @@ def test_a_trained_panel_and_its_baselines(one_torch_thread):
     from effnet.images import load_image
     from pathlib import Path
 
-    image = load_image(Path(__file__).resolve().parents[1] / "assets" / "chelsea.jpg")
+    image = load_image(Path(__file__).resolve().parents[2] / "assets" / "chelsea.jpg")
     lite0 = cam.trained_model("lite0")
     result = cam.compute_cam(lite0, image)
     steps = []

@@ -33,7 +33,7 @@ def test_cpu_probe_gives_positive_figures() -> None:
 
 @pytest.mark.parametrize("name", list(effnet.PRESETS))
 def test_roofline_renders_for_every_preset(name: str) -> None:
-    app = AppTest.from_file("../app/main.py", default_timeout=120)
+    app = AppTest.from_file("../../app/main.py", default_timeout=120)
     # the preset selectbox's label, as a link writes it (B0, Lite0, V2-S)
     app.query_params["preset"] = name.upper().replace("_", "-") if name.startswith("v2_") else name
     app.run()

@@ -18,7 +18,7 @@ import effnet
 from effnet import cam
 from effnet.images import load_image
 
-ASSETS = Path(__file__).resolve().parent.parent / "assets"
+ASSETS = Path(__file__).resolve().parents[2] / "assets"
 LIBRARY_CLASSES = {"gradcam": GradCAM, "gradcam++": GradCAMPlusPlus, "hirescam": HiResCAM, "layercam": LayerCAM, "eigencam": EigenCAM}
 CAT_CLASSES = range(281, 286)  # tabby, tiger cat, Persian cat, Siamese cat, Egyptian cat
 # chelsea.jpg is 451x300 and the cat fills most of it; its face (both eyes, nose and mouth, judged by

@@ -17,7 +17,7 @@ from streamlit.testing.v1 import AppTest
 
 from app import requirements_check
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 MAIN = str(ROOT / "app" / "main.py")
 
 

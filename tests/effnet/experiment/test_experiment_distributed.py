@@ -31,7 +31,7 @@ TINY = ["experiment", "run", "--quick", "--train-size", "192", "--test-size", "6
 
 
 def _env() -> dict:
-    return dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(Path(__file__).resolve().parents[1]))
+    return dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(Path(__file__).resolve().parents[3]))
 
 
 def _model() -> torch.nn.Module:

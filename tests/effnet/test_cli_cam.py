@@ -15,7 +15,7 @@ from PIL import Image
 
 from effnet import cli_cam
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 ASSETS = ROOT / "assets"
 
 

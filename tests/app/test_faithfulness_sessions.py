@@ -8,7 +8,7 @@ from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
 
-MAIN = str(Path(__file__).resolve().parents[1] / "app" / "main.py")
+MAIN = str(Path(__file__).resolve().parents[2] / "app" / "main.py")
 
 
 def _session_with_faithfulness() -> AppTest:

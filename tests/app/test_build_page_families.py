@@ -14,7 +14,7 @@ import pytest
 import torchvision
 from streamlit.testing.v1 import AppTest
 
-from test_app import MAIN, TIMEOUT, metric, no_exception
+from app_helpers import MAIN, TIMEOUT, metric, no_exception
 
 
 @pytest.fixture
