@@ -24,7 +24,7 @@ REFUSED = 1
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     """Register the 'export' subcommand."""
-    from .cli import add_network_arguments
+    from .cli_arguments import add_network_arguments
 
     parser = subparsers.add_parser(
         "export", help="write a configuration as an ONNX file (for Netron, ONNX Runtime, TensorRT)",
@@ -41,7 +41,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """0 when the file is written; 1 when the network is refused; ValueError for a wrong argument."""
-    from .cli import config_from_arguments
+    from .cli_arguments import config_from_arguments
 
     config = config_from_arguments(args)
     target = Path(args.onnx)

@@ -82,8 +82,7 @@ def build_for_export(config: ScalingConfig, weights: str = "auto", seed: int = 0
     """
     import torch
 
-    from .model import build
-    from .weights import WeightsError, WeightsUnavailableError, weight_spec
+    from .weights import WeightsError, WeightsUnavailableError, build, weight_spec
 
     if weights not in ("auto", "trained", "untrained"):
         raise ExportError(f"weights must be 'auto', 'trained' or 'untrained', got {weights!r}")

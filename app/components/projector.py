@@ -121,6 +121,9 @@ def _column_width(name: str, values: pd.Series) -> int:
     return max(len(word) for word in words) + CELL_PADDING
 
 
+CONTINUED = "(continued)"  # the first header of a split table's later parts
+
+
 def split_columns(frame: pd.DataFrame, budget: int, keep: int = 1) -> list[pd.DataFrame]:
     """`frame` as one or more tables, each no wider than `budget` characters, each starting with the
     first `keep` columns (the row names) so that every part reads on its own. A table that fits is
@@ -141,7 +144,9 @@ def split_columns(frame: pd.DataFrame, budget: int, keep: int = 1) -> list[pd.Da
 def table(frame: pd.DataFrame, keep: int = 1) -> None:
     """st.table (cells wrap, no toolbar), split into tables that fit the column when it is too wide
     for a 1280 px screen with the sidebar open: no part of it hides behind a horizontal scroll."""
-    for part in split_columns(frame, TABLE_BUDGET[enabled()], keep):
+    for number, part in enumerate(split_columns(frame, TABLE_BUDGET[enabled()], keep)):
+        if number:  # a continuation says so in its first header
+            part = part.rename(columns={part.columns[0]: f"{part.columns[0]} {CONTINUED}"})
         st.table(part, hide_index=True)
 
 

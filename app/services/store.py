@@ -32,3 +32,8 @@ class SharedStore:
             while len(self._kept) > self.capacity:
                 self._kept.popitem(last=False)
         return result
+
+    def clear(self) -> None:
+        """Forget every kept result (tests; a server never needs it)."""
+        with self._lock:
+            self._kept.clear()

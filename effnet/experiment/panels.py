@@ -88,7 +88,7 @@ def load_checkpoint(path: str | Path, config):
     the file (one line) when it is missing or does not fit the configuration."""
     import torch
 
-    from ..model import build
+    from ..weights import build
 
     path = Path(path)
     if not path.is_file():

@@ -197,7 +197,7 @@ def torch_cache(tmp_path, monkeypatch):
 
     for name in [n for n in cam_models._TRAINED if n.startswith(("b", "v2"))]:
         del cam_models._TRAINED[name]
-    for cached in (cam_service.trained_model, cam_service.maps, cam_service.faithfulness):
+    for cached in (cam_service.trained_model, cam_service.maps, cam_service._faithfulness_store()):
         cached.clear()
 
 

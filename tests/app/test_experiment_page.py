@@ -73,16 +73,24 @@ def page(monkeypatch, folder: Path | str, path: str = PAGE, large: Path | str | 
 
 
 def table_with(at: AppTest, column_start: str):
-    """The first table with a column starting `column_start`, its parts joined: a table too wide for the
-    column is shown in parts that each start with the Network column (app.components.projector.table)."""
+    """The table with a column starting `column_start`, its parts joined: a table too wide for the column
+    is shown in parts whose later ones head their first column "... (continued)"
+    (app.components.projector.table)."""
     import pandas as pd
 
-    first = next(t.value for t in at.table if any(str(c).startswith(column_start) for c in t.value.columns))
-    if "Network" not in first.columns:
-        return first
-    parts = [t.value for t in at.table if "Network" in t.value.columns
-             and list(t.value["Network"]) == list(first["Network"])]
-    return pd.concat([parts[0]] + [part.drop(columns="Network") for part in parts[1:]], axis=1)
+    from app.components.projector import CONTINUED
+
+    tables = [t.value for t in at.table]
+    index = next(i for i, t in enumerate(tables) if any(str(c).startswith(column_start) for c in t.columns))
+    while index and str(tables[index].columns[0]).endswith(CONTINUED):
+        index -= 1
+    head = tables[index]
+    parts = [head]
+    for later in tables[index + 1:]:
+        if str(later.columns[0]) != f"{head.columns[0]} {CONTINUED}":
+            break
+        parts.append(later.drop(columns=later.columns[0]))
+    return pd.concat(parts, axis=1)
 
 
 def plain(text: str) -> str:
@@ -231,7 +239,8 @@ def constructed(document: dict, outcome: str) -> dict:
     images = np.arange(200)
     right = {"compound": {"compound": 150, "width": 100}, "width": {"compound": 100, "width": 150},
              "none": {"compound": 120, "width": 120}}[outcome]
-    runs = {name: [{"correct": images < count, "hit_common": images < count} for _ in range(3)]
+    runs = {name: [{"correct": images < count, "hit_common": images < count,
+                    "chance_hit_common": np.zeros(200, dtype=bool)} for _ in range(3)]  # both blind elsewhere
             for name, count in right.items()}
     comparisons = stats.compare_all(runs, ["width", "compound"], metrics=("test_accuracy", "pointing_game_common"))
     for comparison in comparisons:
