@@ -40,6 +40,7 @@ API
 from __future__ import annotations
 
 import copy
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -303,12 +304,19 @@ def _module(model: torch.nn.Module, block: str) -> torch.nn.Module:
     return model.classifier if block == "classifier" else model.layer(block)
 
 
+_SEEDED = threading.Lock()  # torch's global generator is one per process: two threads seeding it at once mix draws
+
+
 def _fresh_network(model: torch.nn.Module, seed: int) -> torch.nn.Module:
-    """A newly initialised network of the same configuration and class (seeded; the global RNG is left alone)."""
+    """A newly initialised network of the same configuration and class (seeded; the global RNG is left alone).
+
+    Built under a lock: fork_rng restores the generator afterwards but does not keep another thread
+    from seeding and drawing from it meanwhile, and then two sessions' "random" networks differ from a
+    run alone."""
     from .blocks import Conv2dSame
 
     tf_padding = any(isinstance(module, Conv2dSame) for module in model.modules())
-    with torch.random.fork_rng(devices=[]):
+    with _SEEDED, torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         fresh = type(model)(model.config, tf_padding=tf_padding)
     return fresh.eval()

@@ -144,7 +144,7 @@ def _layers(config: effnet.ScalingConfig) -> None:
     st.caption(f"{below} of {len(computing)} layers that multiply are left of the ridge ({ridge:.3g} FLOP/B): "
                f"memory-bound on {prediction.device.name} in {dtype}. Times are predicted (effnet.predict, "
                f"{prediction.calibration_note}), not measured; a dot's height leaves out the launch wait.")
-    left, right = st.columns([3, 2])
+    left, right = projector.columns([3, 2])  # one under the other on a projector: each needs the width
     with left:
         st.markdown(f"**Top ten layers by predicted time** (of {units.duration_ms(prediction.latency_ms)} "
                     f"predicted for batch {batch})")
@@ -152,7 +152,7 @@ def _layers(config: effnet.ScalingConfig) -> None:
                              "Predicted": units.duration_ms(row.predicted_ms),
                              "Share": units.percent(row.predicted_ms / prediction.latency_ms),
                              "Bound": row.bound or "—"} for row in layers.top(10)])
-        st.table(top, hide_index=True)
+        projector.table(top)
     with right:
         st.plotly_chart(projector.figure(groups_figure(layers)), key="chart_layers_groups",
                         config=charts.export_config("layers_by_part"), theme=projector.theme())

@@ -102,16 +102,16 @@ def _experiment_run(image: Image.Image, name: str, methods: tuple[str, ...], pro
     """A trained experiment network, fed the photo as its photo sets are (shorter side resized,
     centre crop, its normalisation), mapped at the experiment's CAM layer, its own classes as targets."""
     from app.services import experiment
-    from effnet.experiment import ResultsError, results
+    from effnet.experiment import ResultsError, panels, results
 
     folder = experiment.results_folder()
     document, _ = experiment.load_results(str(folder))
     network = results.network(document, name)
     if network is None:
         raise ResultsError(f"the experiment has no network called {name!r}")
-    model = experiment.network_model(folder, document, network)
-    picture = experiment._photo_at(image, int(network["resolution"]))
-    x = experiment._normalised(picture[None], document)
+    model = experiment.network_model(folder, network)
+    picture = panels.photo_at(image, int(network["resolution"]))
+    x = panels.normalised(picture[None], document["dataset"])
     layer = (document.get("cam") or {}).get("layer") or "stage6"
     classes = [str(c) for c in document["dataset"]["classes"]]
     title = network.get("title") or name

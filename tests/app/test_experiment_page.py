@@ -72,16 +72,18 @@ def page(monkeypatch, folder: Path | str, path: str = PAGE, large: Path | str | 
     return at
 
 
-def table_with(at: AppTest, column_start: str):
+def table_with(at: AppTest, column_start: str, first: str | None = None):
     """The table with a column starting `column_start`, its parts joined: a table too wide for the column
     is shown in parts whose later ones head their first column "... (continued)"
-    (app.components.projector.table)."""
+    (app.components.projector.table). `first`: the table's first column (its row names), when several
+    tables have such a column."""
     import pandas as pd
 
     from app.components.projector import CONTINUED
 
     tables = [t.value for t in at.table]
-    index = next(i for i, t in enumerate(tables) if any(str(c).startswith(column_start) for c in t.columns))
+    index = next(i for i, t in enumerate(tables) if any(str(c).startswith(column_start) for c in t.columns)
+                 and (first is None or str(t.columns[0]) in (first, f"{first} {CONTINUED}")))
     while index and str(tables[index].columns[0]).endswith(CONTINUED):
         index -= 1
     head = tables[index]
@@ -520,7 +522,7 @@ def test_build_shows_the_same_flops_plan_of_the_current_configuration():
     at = AppTest.from_file(MAIN, default_timeout=TIMEOUT)
     at.run()
     assert not at.exception, [e.message for e in at.exception]
-    plan = table_with(at, "Layers")
+    plan = table_with(at, "Layers", first="Network")
     expected = plans.matched(effnet.compound(0.0), 2.0)
     assert list(plan["Network"]) == ["baseline", "deeper", "wider", "higher resolution", "compound"]
     for row, network in zip(plan.to_dict("records"), expected):

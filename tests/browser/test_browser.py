@@ -307,7 +307,8 @@ def test_extreme_configuration_and_a_batch_32_run_read_in_full_at_1280x720(serve
     assert re.fullmatch(r"[\d.]+–[\d.]+ (ms|s)", shown["Spread (p10–p90)"]), shown
     assert re.fullmatch(r"[\d.]+ k?images/s|[\d.]+ k images/s", shown["Throughput"]), shown
     assert re.fullmatch(r"[\d.]+ [kMGT]?FLOP/s", shown["Achieved"]), shown
-    assert page.get_by_text(re.compile(r"batch 32, float32, 224x224")).count() == 1
+    # PyTorch's line, and ONNX Runtime's beside it when it was timed too (on by default on a CPU)
+    assert page.get_by_text(re.compile(r"batch 32, float32, 224x224")).count() >= 1
 
 
 def test_show_me_scrolls_to_its_chart_and_marks_it(server, projector_page):

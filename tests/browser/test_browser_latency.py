@@ -42,7 +42,8 @@ def test_predicted_and_recorded_latency_without_a_gpu(server, browser_page):  # 
     predicted = _poll(lambda: page.locator("[data-testid=stMetricLabel]", has_text="Predicted latency").count()
                       and _metric(page, "Predicted latency"))
     assert re.fullmatch(r"[\d.]+ ms", predicted), predicted
-    _poll(lambda: page.get_by_text("predicted on H200 SXM, calibrated on recorded NVIDIA H200 runs").count() == 1)
+    # the panel's caption (the layer roofline's subtitle carries the same label, without the network)
+    _poll(lambda: page.get_by_text("predicted on H200 SXM, calibrated on recorded NVIDIA H200 runs; EfficientNet-B0").count() == 1)
     parts = page.locator(".st-key-chart_latency_parts .js-plotly-plot")
     parts.scroll_into_view_if_needed()
     _poll(lambda: parts.locator(".barlayer .trace").count() == 3)  # launch, memory, compute stacked
