@@ -11,7 +11,6 @@
 
 from __future__ import annotations
 
-import copy
 import json
 import os
 import shutil
@@ -34,45 +33,15 @@ def _env() -> dict:
     return dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(Path(__file__).resolve().parents[3]))
 
 
-def _model() -> torch.nn.Module:
-    torch.manual_seed(0)
-    config = effnet.ScalingConfig(depth=0.25, width=0.25, resolution=32, num_classes=10, dropout=0.0, stochastic_depth=0.0)
-    return effnet.build(config).eval()  # batch norm frozen: the step is the same maths at any split
-
-
-def _steps(rank: int, processes: int, model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor) -> dict:
-    from effnet.experiment.train import TrainStep
-
-    step = TrainStep(model, torch.optim.SGD(model.parameters(), lr=0.1), torch.nn.CrossEntropyLoss(), "eager",
-                     torch.device("cpu"))
-    for _ in range(3):
-        step(x[rank::processes], y[rank::processes])
-    return {k: v.detach().clone() for k, v in model.state_dict().items()}
-
-
-def _worker(rank: int, processes: int, port: int, folder: str) -> None:
-    import torch.distributed as distributed
-
-    torch.set_num_threads(1)
-    distributed.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=processes)
-    torch.manual_seed(1)
-    x, y = torch.randn(8, 3, 32, 32), torch.randint(0, 10, (8,))
-    torch.save(_steps(rank, processes, _model(), x, y), Path(folder) / f"rank{rank}.pt")
-    distributed.destroy_process_group()
-
-
+@pytest.mark.skipif(TORCHRUN is None, reason="torchrun is not on PATH (it comes with torch)")
 def test_a_step_split_over_two_processes_equals_the_whole_batch_in_one(tmp_path):
-    import socket
+    import ddp_step
 
-    import torch.multiprocessing as multiprocessing
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    multiprocessing.spawn(_worker, args=(2, port, str(tmp_path)), nprocs=2, join=True)
-    torch.manual_seed(1)
-    x, y = torch.randn(8, 3, 32, 32), torch.randint(0, 10, (8,))
-    alone = _steps(0, 1, _model(), x, y)
+    worker = Path(ddp_step.__file__)
+    done = subprocess.run([TORCHRUN, "--standalone", "--nproc_per_node", "2", str(worker), str(tmp_path)], env=_env(),
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    alone = ddp_step.steps(0, 1, ddp_step.model())
     for rank in (0, 1):
         split = torch.load(tmp_path / f"rank{rank}.pt", weights_only=True)
         for name, value in alone.items():
