@@ -14,15 +14,9 @@ import pytest
 import torchvision
 from streamlit.testing.v1 import AppTest
 
-from app_helpers import MAIN, TIMEOUT, metric, no_exception
+from app_helpers import metric, no_exception
 
-
-@pytest.fixture
-def app() -> AppTest:
-    at = AppTest.from_file(MAIN, default_timeout=TIMEOUT)
-    at.run()
-    no_exception(at)
-    return at
+# the `app` fixture comes from tests/app/conftest.py
 
 
 def _accuracy_chart(at: AppTest) -> str:
