@@ -30,13 +30,13 @@ import importlib
 import json
 import sys
 from types import ModuleType
-from typing import NoReturn, Sequence, TextIO
+from typing import NoReturn
 
 from .cli_arguments import UsageError, add_network_arguments, config_from_arguments
 from .cli_format import ProgressBar, mib, milliseconds, si, table
 from .latency import MODES, Latency, measure_latency
 from .profile import Profile, profile
-from .scaling import ALPHA, BETA, GAMMA, PRESETS, VARIANTS, ScalingConfig, compound, preset
+from .scaling import PRESETS, ScalingConfig, preset
 from .traffic import Traffic, traffic
 
 
@@ -170,9 +170,9 @@ def _run_profile(args: argparse.Namespace) -> int:
             text += "\n\n" + format_layers(layers)
         if prediction is not None:
             text += (f"\npredicted latency on {prediction.device.name} (eager, batch {prediction.batch}, {prediction.dtype}; "
-                     f"{prediction.calibration_note}): {_milliseconds(prediction.latency_ms)} = launch "
-                     f"{_milliseconds(prediction.launch_ms)} + memory-bound {_milliseconds(prediction.memory_ms)} + "
-                     f"compute-bound {_milliseconds(prediction.compute_ms)}")
+                     f"{prediction.calibration_note}): {milliseconds(prediction.latency_ms)} = launch "
+                     f"{milliseconds(prediction.launch_ms)} + memory-bound {milliseconds(prediction.memory_ms)} + "
+                     f"compute-bound {milliseconds(prediction.compute_ms)}")
         print(text)
     return 0
 
@@ -188,7 +188,7 @@ def _measure(args: argparse.Namespace, config: ScalingConfig) -> tuple[Latency, 
     batch, dtype = 1 if args.batch is None else args.batch, args.dtype or "float32"
     measured: list[Latency] = []
     for name in (("pytorch", "onnxruntime") if runtime == "both" else (runtime,)):
-        progress = _ProgressBar(sys.stderr) if sys.stderr.isatty() else None
+        progress = ProgressBar(sys.stderr) if sys.stderr.isatty() else None
         try:
             if name == "onnxruntime":
                 from .runtime_latency import measure_onnxruntime_latency
@@ -215,15 +215,15 @@ def format_layers(layers) -> str:
     total = layers.prediction.latency_ms if timed else 1.0
     rows = []
     for row in layers.layers:
-        cells = (row.name, row.kind, "x".join(map(str, row.output_shape)), _si(row.params), _si(row.macs),
-                 _si(row.bytes) + "B", f"{row.intensity:.1f}")
+        cells = (row.name, row.kind, "x".join(map(str, row.output_shape)), si(row.params), si(row.macs),
+                 si(row.bytes) + "B", f"{row.intensity:.1f}")
         if timed:
-            cells += (_milliseconds(row.predicted_ms), f"{100 * row.predicted_ms / total:.1f}%")
+            cells += (milliseconds(row.predicted_ms), f"{100 * row.predicted_ms / total:.1f}%")
         rows.append(cells)
-    lines = _table(header, rows, left=(0, 1))
+    lines = table(header, rows, left=(0, 1))
     if timed:
         lines.append(f"Predicted: {layers.prediction.label}; eager, batch {layers.batch}, {layers.dtype}, "
-                     f"{_milliseconds(layers.prediction.latency_ms)} in all")
+                     f"{milliseconds(layers.prediction.latency_ms)} in all")
     return "\n".join(lines)
 
 
@@ -239,9 +239,9 @@ def format_profile(result: Profile, latency: Latency | None = None, moved: Traff
             f"{row.stage.input_resolution}x{row.stage.input_resolution}",
             str(row.stage.out_channels),
             str(row.stage.layers),
-            _si(row.params),
-            _si(row.macs),
-            _si(stage.memory_bytes) + "B",
+            si(row.params),
+            si(row.macs),
+            si(stage.memory_bytes) + "B",
             f"{stage.intensity:.1f}",
         )
         for row, stage in zip(result.stages, moved.stages)
@@ -250,14 +250,14 @@ def format_profile(result: Profile, latency: Latency | None = None, moved: Traff
         f"{config.label}: variant {config.variant}, depth {config.depth:.4g}, width {config.width:.4g}, "
         f"resolution {config.resolution}x{config.resolution}",
         "",
-        *_table(header, rows, left=(1,)),
+        *table(header, rows, left=(1,)),
         "",
         f"{result.params / 1e6:.2f} M parameters ({result.params:,})",
         f"{result.macs / 1e9:.2f} G multiply-adds ({result.flops / 1e9:.2f} GFLOPs); the paper's \"FLOPs\" are multiply-adds",
-        f"activation memory (float32, estimated): {_mib(result.activation_bytes)} peak per image for inference, "
-        f"{_mib(result.training_activation_bytes)} per image kept for a backward pass",
+        f"activation memory (float32, estimated): {mib(result.activation_bytes)} peak per image for inference, "
+        f"{mib(result.training_activation_bytes)} per image kept for a backward pass",
         f"memory traffic (batch {moved.batch}, {moved.dtype}; one kernel a layer, no cache reuse): "
-        f"{_mib(moved.memory_bytes)}, {moved.intensity:.1f} FLOP per byte",
+        f"{mib(moved.memory_bytes)}, {moved.intensity:.1f} FLOP per byte",
     ]
     if latency is not None:
         lines.append(f"latency: {latency.summary()}")
@@ -288,17 +288,13 @@ def _run_presets(args: argparse.Namespace) -> int:
          f"{e['params'] / 1e6:.2f} M", f"{e['macs'] / 1e9:.2f} G")
         for e in entries
     ]
-    print("\n".join(_table(header, rows, left=(0, 1))))
+    print("\n".join(table(header, rows, left=(0, 1))))
     return 0
 
 
 # ---------------------------------------------------------------------------------------------
 # formatting helpers
 # ---------------------------------------------------------------------------------------------
-# the shared formatting helpers live in effnet.cli_format (the subcommands import them from there)
-_table, _si, _milliseconds, _mib, _ProgressBar = table, si, milliseconds, mib, ProgressBar
-
-
 # ---------------------------------------------------------------------------------------------
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; returns the exit status (0, or 2 for a usage mistake)."""

@@ -28,10 +28,9 @@ import sys
 from pathlib import Path
 
 from .experiment.plan import TITLES, matched_plan, paper_rows, plan_as_dicts
-from .experiment.results import ResultsError, read_results
+from .experiment.results import read_results
 from .cli_format import LineProgress, ProgressBar, Quiet, si as _si, table as _table
 from .experiment.train import MODES
-from .scaling import ConfigError
 
 # --quick: a tiny base (d0.5 w0.25 r56) at 2.5x on 3000 scenes of the easy level for 3 epochs.
 # Checked in tests: all five train, write their files and load back, and most beat chance.

@@ -7,8 +7,6 @@ disagree about the architecture.
 from __future__ import annotations
 
 from functools import partial
-from pathlib import Path
-from typing import Mapping
 
 import torch
 from torch import nn

@@ -52,13 +52,10 @@ def rescore(folder: str | Path, progress=None) -> dict:
     if dataset.get("kind") != "synthetic":
         raise ResultsError("only runs on the synthetic task can be rescored (they have object masks)")
     began = time.perf_counter()
-    source = SyntheticSource(dataset["train_size"], dataset["test_size"], seed=dataset["seed"], easy=dataset.get("easy", False))
-    plan = matched_plan(base_config(old["base"]["name"], len(dataset["classes"])), old["flops_multiple"])
-    rows = {row["name"]: row for row in plan_as_dicts(plan)}
+    source, plan, rows, chosen = _plan_of(old)
     common_grid = min(cam_grid(network.config.resolution) for network in plan)
     sizes = object_sizes(source)
     recorded = {network["name"]: network for network in old["networks"]}
-    chosen = [planned for planned in plan if planned.name in recorded]
     recipe = Recipe(**{k: v for k, v in old["recipe"].items() if k in Recipe.__dataclass_fields__},
                     dropout=0.2, stochastic_depth=0.2, mode="eager", watch_images=0)
     records, per_image = {}, {}
@@ -109,12 +106,7 @@ def rescore(folder: str | Path, progress=None) -> dict:
 
 def _restate(folder: Path, document: dict, progress=None) -> dict:
     """results.json of a rescored folder made again from its records and per-image figures."""
-    dataset = document["dataset"]
-    source = SyntheticSource(dataset["train_size"], dataset["test_size"], seed=dataset["seed"], easy=dataset.get("easy", False))
-    plan = matched_plan(base_config(document["base"]["name"], len(dataset["classes"])), document["flops_multiple"])
-    rows = {row["name"]: row for row in plan_as_dicts(plan)}
-    names = {network["name"] for network in document["networks"]}
-    chosen = [planned for planned in plan if planned.name in names]
+    source, plan, rows, chosen = _plan_of(document)
     records, per_image = {}, {}
     for planned in chosen:
         records[planned.name] = [json.loads((folder / "runs" / f"{planned.name}-seed0.json").read_text())]
@@ -131,3 +123,14 @@ def _restate(folder: Path, document: dict, progress=None) -> dict:
     if progress is not None:
         progress(1.0, "done")
     return fresh
+
+
+def _plan_of(document: dict) -> tuple:
+    """(the run's synthetic source, its matched plan, the plan's rows by name, the planned networks the
+    document lists) of a results document of either format."""
+    dataset = document["dataset"]
+    source = SyntheticSource(dataset["train_size"], dataset["test_size"], seed=dataset["seed"], easy=dataset.get("easy", False))
+    plan = matched_plan(base_config(document["base"]["name"], len(dataset["classes"])), document["flops_multiple"])
+    rows = {row["name"]: row for row in plan_as_dicts(plan)}
+    names = {network["name"] for network in document["networks"]}
+    return source, plan, rows, [planned for planned in plan if planned.name in names]

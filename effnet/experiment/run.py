@@ -19,7 +19,6 @@ import dataclasses
 import json
 import math
 import platform
-import sys
 import time
 from dataclasses import asdict
 from datetime import datetime, timezone
