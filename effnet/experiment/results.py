@@ -45,7 +45,6 @@ NETWORK_KEYS = ("name", "config", "depth", "width", "resolution", "params", "mac
 # marks a network as still learning (the run's rule and the page's mark read it from here).
 STILL_RISING = 0.02
 TOP_KEYS = ("task", "wall_seconds", "common_grid", "networks", "comparisons")
-NAMES = ("baseline", "depth", "width", "resolution", "compound")
 
 
 class ResultsError(ValueError):

@@ -35,7 +35,7 @@ from .results import STILL_RISING
 from . import stats, synthetic
 from .render import render_batch
 from .evaluate import CAM_LAYER, CAM_STRIDE, SIZE_GROUPS, cam_grid, evaluate_network, watch_maps
-from .plan import TITLES, matched_plan, paper_rows, plan_as_dicts
+from .plan import NAMES, TITLES, matched_plan, paper_rows, plan_as_dicts
 from .train import Recipe, finish_checkpoint, pick_device, train_network
 
 Progress = Callable[[float, str], None]
@@ -125,7 +125,7 @@ def run_experiment(
     rows = {row["name"]: row for row in plan_as_dicts(plan)}
     chosen = [n for n in plan if only is None or n.name in only]
     if not chosen:
-        raise ValueError(f"no network selected; accepted: {', '.join(results_format.NAMES)}")
+        raise ValueError(f"no network selected; accepted: {', '.join(NAMES)}")
     (out / "runs").mkdir(parents=True, exist_ok=True)
     described = source.describe()
     base_fields = asdict(plan[0].config)
