@@ -8,6 +8,7 @@
     python -m effnet experiment show DIR [--json]
     python -m effnet experiment samples --out FILE.png [--resolution 80] [--seed 0]
     python -m effnet experiment rescore DIR
+    python -m effnet experiment budget DIR --longer LONGER_DIR
 
 `plan --json` prints a JSON list of five objects (baseline, depth, width, resolution, compound).
 `run` writes DIR/results.json and DIR/<name>-seed<k>.pt; rerun the same command to resume an
@@ -15,7 +16,10 @@ interrupted run. `--seeds K` trains every network K times, seed k on its own tra
 from its own initialisation, all scored on the same held-out scenes. `--quick` is a small run for
 tests and CI: all five networks, a few minutes on 2 CPU cores. `show --json` prints the results
 document: per network the means and sds over seeds, chance levels, ceilings and figures by object
-size; the pairwise comparisons with their p-values and verdicts.
+size; the pairwise comparisons with their p-values and verdicts. `budget` compares a run with a
+longer run of some of its networks (same scenes and seed, more epochs) and stores the check in
+DIR/results.json: whether more steps still raise the baseline's validation accuracy, and whether
+the order holds.
 """
 
 from __future__ import annotations
@@ -84,6 +88,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
     rescore = commands.add_parser("rescore", help="score an older single-seed run again under today's measurement")
     rescore.add_argument("folder", type=Path, help="the folder of a format-1 run (results.json and <name>.pt)")
+    budget = commands.add_parser("budget", help="check the training budget against a longer run of some networks")
+    budget.add_argument("folder", type=Path, help="the --out folder of a finished run")
+    budget.add_argument("--longer", required=True, type=Path, help="a run of the same task with more epochs (--only a few)")
     show = commands.add_parser("show", help="the table of a finished run")
     show.add_argument("folder", type=Path, help="the --out folder of a run (or its results.json)")
     show.add_argument("--json", action="store_true")
@@ -98,6 +105,8 @@ def run(args: argparse.Namespace) -> int:
         return _samples(args)
     if args.experiment_command == "rescore":
         return _rescore(args)
+    if args.experiment_command == "budget":
+        return _budget(args)
     return _show(args)
 
 
@@ -108,6 +117,19 @@ def _rescore(args: argparse.Namespace) -> int:
     document = rescore(args.folder, progress=progress)
     print(format_results(document))
     print(f"wrote {args.folder / 'results.json'}")
+    return 0
+
+
+def _budget(args: argparse.Namespace) -> int:
+    from .experiment.budget import budget_check
+
+    path = args.folder / "results.json" if args.folder.is_dir() else args.folder
+    document, longer = read_results(path), read_results(args.longer)
+    relative = os.path.relpath(args.longer.resolve(), path.parent.resolve())
+    document["budget_check"] = budget_check(document, longer, relative)
+    path.write_text(json.dumps(document, indent=1))
+    print("\n".join(document["budget_check"]["sentences"]))
+    print(f"wrote {path}")
     return 0
 
 
@@ -246,6 +268,9 @@ def format_results(document: dict) -> str:
             lines.append(f"- No verdict on any pair: {comparisons[0]['seeds']} seed(s), at least 3 are needed.")
         else:
             lines += [f"- {c['sentence']}" for c in comparisons]
+    check = document.get("budget_check")
+    lines.append("\nBudget: " + (" ".join(check["sentences"]) if check else
+                                 "not checked against a longer run (python -m effnet experiment budget)."))
     lines.append(f"\nTask: {document.get('task')}; data {document['dataset'].get('train_size')} train / "
                  f"{document['dataset'].get('val_size', '-')} validation / {document['dataset'].get('test_size')} test scenes; "
                  f"device: {document.get('device')}; mode: {document.get('mode')}; wall time "

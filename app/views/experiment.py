@@ -121,6 +121,12 @@ def _answer(document: dict, own: bool) -> None:
         facts.append("Budget: " + escape_markdown(budget["rule"]) + (
             f" Here: {steps:,} optimiser steps, {images:,} images seen per network." if isinstance(steps, int)
             and isinstance(images, int) else ""))
+    check = document.get("budget_check")
+    if isinstance(check, dict) and isinstance(check.get("sentences"), list):
+        facts += ["Budget check: " + escape_markdown(str(sentence)) for sentence in check["sentences"]]
+    elif isinstance(budget.get("rule"), str):
+        facts.append("Budget check: not run (no longer run to compare with), so whether this budget is long enough "
+                     "is not known.")
     if isinstance(document.get("alpha_beta_gamma"), str):
         facts.append("α, β, γ of the compound network: " + escape_markdown(document["alpha_beta_gamma"]) + ".")
     for fact in facts:

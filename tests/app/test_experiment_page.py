@@ -222,6 +222,29 @@ def test_each_networks_last_fifth_validation_gain_is_shown_and_an_undertrained_o
         (n.get("last_fifth_validation_gain") or 0) >= 0.02 for n in document["networks"])
 
 
+def test_the_budget_check_is_shown_as_computed_or_said_to_be_missing(monkeypatch, results):
+    """Missing: said so; present: its sentences (effnet.experiment.budget, on a longer run constructed to
+    gain 15 points) appear as computed."""
+    from effnet.experiment.budget import budget_check
+
+    at = page(monkeypatch, results)
+    captions = plain(" ".join(c.value for c in at.caption))
+    assert "Budget check: not run" in captions
+    document = json.loads((results / "results.json").read_text())
+    longer = json.loads(json.dumps(document))
+    longer["budget"]["steps"] *= 3
+    longer["networks"] = longer["networks"][:1]
+    longer["networks"][0]["validation_curves"] = [[curve[-1] + 0.15] for curve in longer["networks"][0]["validation_curves"]]
+    document["budget_check"] = budget_check(document, longer, "../long")
+    checked = results.parent / "checked"  # another folder: the page's cache keys on the folder and its time stamp
+    shutil.copytree(results, checked)
+    (checked / "results.json").write_text(json.dumps(document))
+    at = page(monkeypatch, checked)
+    captions = plain(" ".join(c.value for c in at.caption))
+    assert "Budget check: At 3× the steps" in captions and "+15.0 points" in captions and "not met" in captions
+    assert "Budget check: not run" not in captions
+
+
 def test_the_sentences_shown_are_the_documents_own_and_three_seeds_let_the_rule_speak(monkeypatch, experiment_results):
     at = page(monkeypatch, experiment_results)
     document = read_results(experiment_results)
