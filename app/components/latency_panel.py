@@ -12,7 +12,7 @@ from app.services import exports, latency  # torch-free until a measurement star
 BATCH_SIZES = (1, 8, 32)
 _RESULT = "latency_result"
 _RUNTIME_RESULT = "latency_result_onnxruntime"
-# effnet.latency.MODES, typed here so the page does not import torch before a measurement.
+# effnet.cost.latency.MODES, typed here so the page does not import torch before a measurement.
 MODES = {"eager": "eager", "channels_last": "eager, channels_last", "compile": "torch.compile", "cuda_graphs": "CUDA graphs"}
 GPU_ONLY_MESSAGE = ("CUDA graphs (the whole forward pass replayed without kernel-launch overhead) need a GPU; "
                     "this server has none, so they are not offered here.")

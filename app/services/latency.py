@@ -13,16 +13,16 @@ import effnet
 import streamlit as st
 
 if TYPE_CHECKING:
-    from effnet.latency import Latency
-    from effnet.predict import Prediction
-    from effnet.recorded import RecordedRun
+    from effnet.cost.latency import Latency
+    from effnet.cost.predict import Prediction
+    from effnet.cost.recorded import RecordedRun
 
 
 @st.cache_resource(show_spinner=False)
 def _probed_device() -> tuple[str, str, bool]:
     import torch
 
-    from effnet.latency import cuda_available
+    from effnet.cost.latency import cuda_available
 
     gpu = cuda_available()
     if gpu:
@@ -32,9 +32,9 @@ def _probed_device() -> tuple[str, str, bool]:
 
 
 def _cpu_name() -> str:
-    """The CPU's model name without importing torch (effnet.latency.cpu_name needs torch loaded)."""
+    """The CPU's model name without importing torch (effnet.cost.latency.cpu_name needs torch loaded)."""
     if "torch" in sys.modules:
-        from effnet.latency import cpu_name
+        from effnet.cost.latency import cpu_name
 
         return cpu_name()
     try:
@@ -65,21 +65,21 @@ def run_latency(
     config: effnet.ScalingConfig, batch: int, dtype: str, progress: Callable[[float, str], None], mode: str = "eager"
 ) -> "Latency":
     """Time `config` (untrained: timing does not depend on weight values) on this server's device in `mode`."""
-    from effnet.latency import measure_latency
+    from effnet.cost.latency import measure_latency
 
     name, _, _ = _probed_device()
     return measure_latency(config, batch=batch, device=name, dtype=dtype, progress=progress, mode=mode)
 
 
 def prediction(config: effnet.ScalingConfig, device: str, batch: int, dtype: str) -> "Prediction":
-    """effnet.predict's figure for `config` on a datasheet GPU (closed form, cached by value inside effnet)."""
-    from effnet.predict import predict
+    """effnet.cost.predict's figure for `config` on a datasheet GPU (closed form, cached by value inside effnet)."""
+    from effnet.cost.predict import predict
 
     return predict(config, device, batch, dtype)
 
 
 def recorded_runs() -> tuple["RecordedRun", ...]:
-    """One recorded run per condition from benchmarks/results (effnet.recorded re-reads a file only when it changes)."""
-    from effnet.recorded import best_runs, load_recorded
+    """One recorded run per condition from benchmarks/results (effnet.cost.recorded re-reads a file only when it changes)."""
+    from effnet.cost.recorded import best_runs, load_recorded
 
     return best_runs(load_recorded())

@@ -13,8 +13,8 @@ import torch
 import effnet
 from effnet.blocks import Conv2dSame
 from effnet.layers import GROUPS, KINDS, layer_profile
-from effnet.predict import predict
-from effnet.traffic import traffic
+from effnet.cost.predict import predict
+from effnet.cost.traffic import traffic
 
 CONFIGS = {
     "b0": effnet.preset("b0"),

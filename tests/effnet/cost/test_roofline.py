@@ -1,4 +1,4 @@
-"""The roofline: device table against effnet.latency's, the arithmetic, and the chart in AppTest."""
+"""The roofline: device table against effnet.cost.latency's, the arithmetic, and the chart in AppTest."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 import effnet
-from effnet import latency
-from effnet.roofline import DEVICES, probe_cpu
+from effnet.cost import latency
+from effnet.cost.roofline import DEVICES, probe_cpu
 
 
 @pytest.mark.parametrize("name", ["H100 SXM", "H200 SXM", "A100 SXM 80GB", "L4", "T4"])
@@ -33,7 +33,7 @@ def test_cpu_probe_gives_positive_figures() -> None:
 
 @pytest.mark.parametrize("name", list(effnet.PRESETS))
 def test_roofline_renders_for_every_preset(name: str) -> None:
-    app = AppTest.from_file("../../app/main.py", default_timeout=120)
+    app = AppTest.from_file("../../../app/main.py", default_timeout=120)
     # the preset selectbox's label, as a link writes it (B0, Lite0, V2-S)
     app.query_params["preset"] = name.upper().replace("_", "-") if name.startswith("v2_") else name
     app.run()

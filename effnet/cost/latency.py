@@ -45,10 +45,10 @@ from typing import Callable
 import torch
 from torch import nn
 
-from .blocks import Conv2dSame
-from .model import EfficientNet, build
-from .profile import MAX_BUILD_BYTES, profile
-from .scaling import ScalingConfig
+from ..blocks import Conv2dSame
+from ..model import EfficientNet, build
+from ..profile import MAX_BUILD_BYTES, profile
+from ..scaling import ScalingConfig
 
 DTYPES: dict[str, torch.dtype] = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
 _DTYPE_ALIASES = {"fp32": "float32", "float": "float32", "fp16": "float16", "half": "float16", "bf16": "bfloat16"}
@@ -116,7 +116,7 @@ class Latency:
     stopped_early: bool  # the time budget ended the measurement before the planned runs
     mode: str = "eager"  # one of MODES: how the forward pass was executed
     compile_s: float | None = None  # mode 'compile': seconds the first (compiling) pass took
-    runtime: str = "pytorch"  # "pytorch", or "onnxruntime" (effnet.runtime_latency: the exported network)
+    runtime: str = "pytorch"  # "pytorch", or "onnxruntime" (effnet.cost.runtime_latency: the exported network)
     export_s: float | None = None  # runtime 'onnxruntime': seconds the ONNX export took (not timed)
 
     @property

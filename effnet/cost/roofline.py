@@ -39,7 +39,7 @@ def _gpu(name: str, fp32: float, fp16: float, bf16: float | None, bandwidth: flo
 
 
 # Datasheet peaks: float32 on CUDA cores (not TF32), float16/bfloat16 on tensor cores, dense. The
-# H100/H200/A100/L4/T4 compute figures are effnet.latency's table (tests/test_roofline.py checks
+# H100/H200/A100/L4/T4 compute figures are effnet.cost.latency's table (tests/effnet/cost/test_roofline.py checks
 # they agree). H100 and H200 were re-checked against their datasheets; the others
 # are typed from the documents named and were not re-read in this session.
 DEVICES: dict[str, Device] = {

@@ -14,7 +14,7 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 import effnet
-from effnet.latency import Latency, cuda_available, device_description, measure_latency, peak_tflops
+from effnet.cost.latency import Latency, cuda_available, device_description, measure_latency, peak_tflops
 
 TINY = effnet.ScalingConfig(depth=0.5, width=0.5, resolution=64)
 TINY_LITE = effnet.ScalingConfig(depth=0.5, width=0.5, resolution=64, variant="lite")
