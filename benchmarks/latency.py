@@ -27,7 +27,8 @@ from pathlib import Path
 import torch
 
 import effnet
-from effnet.cost.latency import DTYPES, MODES, device_description, measure_latency
+from effnet.cost.devices import MODES
+from effnet.cost.latency import DTYPES, device_description, measure_latency
 from effnet.cost.recorded import FORMAT
 
 

@@ -17,8 +17,8 @@ import time
 
 import effnet
 import effnet.layers
-from effnet.layers import _layer_profile
 from effnet.cost.predict import _predict_cached
+from effnet.layers import _layer_profile
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -23,9 +23,10 @@ from pathlib import Path
 import torch
 
 import effnet
-from effnet.cost.latency import cpu_name, measure_latency
-from effnet.onnx_export import export_onnx
+from effnet.cost.devices import cpu_name
+from effnet.cost.latency import measure_latency
 from effnet.cost.runtime_latency import measure_onnxruntime_latency
+from effnet.onnx_export import export_onnx
 
 
 def main(argv: list[str] | None = None) -> int:

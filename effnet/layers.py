@@ -33,9 +33,9 @@ from dataclasses import dataclass, replace
 from functools import lru_cache
 
 from .cost.predict import Layer, LayerPrediction, Prediction, eager_layers, memory_rate, predict
+from .cost.traffic import LayerTraffic, check_batch, dtype_bytes, traffic
 from .profile import Step, block_steps
 from .scaling import ScalingConfig, Stage
-from .cost.traffic import LayerTraffic, check_batch, dtype_bytes, traffic
 
 KINDS = ("conv", "depthwise", "se", "linear", "bn", "act", "pool", "scale", "add")
 # "Where the time goes": every row belongs to one part of the network. Dense k x k convolutions (the

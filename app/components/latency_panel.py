@@ -8,12 +8,11 @@ import streamlit as st
 from app.components import latency_prediction, units
 from app.components.controls import Selection
 from app.services import exports, latency  # torch-free until a measurement starts
+from effnet.cost.devices import GPU_ONLY_MODES, MODES  # torch-free: the options before any measurement
 
 BATCH_SIZES = (1, 8, 32)
 _RESULT = "latency_result"
 _RUNTIME_RESULT = "latency_result_onnxruntime"
-# effnet.cost.latency.MODES, typed here so the page does not import torch before a measurement.
-MODES = {"eager": "eager", "channels_last": "eager, channels_last", "compile": "torch.compile", "cuda_graphs": "CUDA graphs"}
 GPU_ONLY_MESSAGE = ("CUDA graphs (the whole forward pass replayed without kernel-launch overhead) need a GPU; "
                     "this server has none, so they are not offered here.")
 
@@ -25,7 +24,7 @@ def latency_options(on_gpu: bool) -> tuple[int, str, str]:
     dtypes = ("float32", "float16") if on_gpu else ("float32",)
     dtype = middle.radio("Precision", dtypes, key="latency_dtype", horizontal=True,
                          help=None if on_gpu else "float16 is offered on a GPU only")
-    modes = tuple(MODES) if on_gpu else tuple(m for m in MODES if m != "cuda_graphs")
+    modes = tuple(MODES) if on_gpu else tuple(m for m in MODES if m not in GPU_ONLY_MODES)
     mode = right.selectbox("Execution mode", modes, format_func=MODES.get, key="latency_mode",
                            help="torch.compile compiles on the first pass (not timed; a minute or more on a small CPU)")
     if not on_gpu:

@@ -17,9 +17,9 @@ import streamlit as st
 import effnet
 from app.components import charts, projector, units
 from app.services import latency as service
+from effnet.cost.devices import DEVICES
 from effnet.cost.predict import Prediction
 from effnet.cost.recorded import RecordedRun
-from effnet.cost.roofline import DEVICES
 
 PREDICTION_BATCHES = (1, 8, 32, 128)
 PRESETS = tuple(f"b{i}" for i in range(8))  # the recorded family

@@ -17,8 +17,8 @@ import streamlit as st
 import effnet
 from app.components import charts, projector, units
 from app.services import exports
+from effnet.cost.devices import DEVICES
 from effnet.layers import GROUP_LABELS, LayerProfile, layer_profile, to_csv
-from effnet.cost.roofline import DEVICES
 
 BATCHES = (1, 8, 32, 128)
 DEFAULT_DEVICE = "H200 SXM"

@@ -15,7 +15,8 @@ import streamlit as st
 import effnet
 from app.components import charts, controls, projector, units
 from app.components.text import escape_markdown
-from effnet.cost.roofline import DEVICES, Device, probe_cpu
+from effnet.cost.devices import DEVICES, Device
+from effnet.cost.roofline import probe_cpu
 from effnet.cost.traffic import traffic
 
 CPU = "This CPU (probe)"

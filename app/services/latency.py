@@ -4,13 +4,13 @@ not cached (a measurement is a fact about this moment on this machine)."""
 
 from __future__ import annotations
 
-import platform
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
 import effnet
 import streamlit as st
+from effnet.cost.devices import cpu_name  # torch-free
 
 if TYPE_CHECKING:
     from effnet.cost.latency import Latency
@@ -28,23 +28,7 @@ def _probed_device() -> tuple[str, str, bool]:
     if gpu:
         return "cuda", f"the GPU ({torch.cuda.get_device_name()})", True
     threads = torch.get_num_threads()
-    return "cpu", f"the CPU ({_cpu_name()}, {threads} thread{'s' if threads != 1 else ''})", False
-
-
-def _cpu_name() -> str:
-    """The CPU's model name without importing torch (effnet.cost.latency.cpu_name needs torch loaded)."""
-    if "torch" in sys.modules:
-        from effnet.cost.latency import cpu_name
-
-        return cpu_name()
-    try:
-        for line in Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace").splitlines():
-            key, _, value = line.partition(":")
-            if key.strip().lower() in ("model name", "hardware", "cpu model") and value.strip():
-                return value.strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine() or "model not known"
+    return "cpu", f"the CPU ({cpu_name()}, {threads} thread{'s' if threads != 1 else ''})", False
 
 
 def device() -> tuple[str, str, bool]:
@@ -58,7 +42,7 @@ def device() -> tuple[str, str, bool]:
         return _probed_device()
     if Path("/proc/driver/nvidia/version").exists():
         return "auto", "the GPU (named when measured)", True
-    return "cpu", f"the CPU ({_cpu_name()})", False
+    return "cpu", f"the CPU ({cpu_name()})", False
 
 
 def run_latency(

@@ -163,7 +163,7 @@ def roofline_section() -> None:
     """Why few FLOPs is not fast: the roofline, depthwise convolutions and EfficientNetV2's Fused-MBConv.
 
     Every figure comes from effnet (the closed-form traffic and the datasheet roofs), not typed in."""
-    from effnet.cost.roofline import DEVICES
+    from effnet.cost.devices import DEVICES
     from effnet.cost.traffic import traffic
 
     device, dtype = DEVICES["H200 SXM"], "float16"

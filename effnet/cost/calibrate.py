@@ -51,7 +51,7 @@ class Fit:
 
 
 def fit_points(runs: Sequence[RecordedRun]) -> list[FitPoint]:
-    """The eager runs on a GPU that effnet.cost.roofline.DEVICES knows, one per condition, with their layer arrays."""
+    """The eager runs on a GPU that effnet.cost.devices.DEVICES knows, one per condition, with their layer arrays."""
     points = []
     for run in best_runs(tuple(runs)):
         device = device_for_recorded(run.device_name)

@@ -35,8 +35,6 @@ Measurements in one process are serialised by a lock, so two users do not time e
 from __future__ import annotations
 
 import math
-import platform
-import re
 import threading
 import time
 from dataclasses import asdict, dataclass
@@ -49,18 +47,12 @@ from ..blocks import Conv2dSame
 from ..model import EfficientNet, build
 from ..profile import MAX_BUILD_BYTES, profile
 from ..scaling import ScalingConfig
+from .devices import GPU_ONLY_MODES, MODES, cpu_name, peak_tflops
 
 DTYPES: dict[str, torch.dtype] = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
 _DTYPE_ALIASES = {"fp32": "float32", "float": "float32", "fp16": "float16", "half": "float16", "bf16": "bfloat16"}
 DEVICES = ("auto", "cpu", "cuda")
 MAX_BATCH = 256
-MODES: dict[str, str] = {  # name -> the label every result carries
-    "eager": "eager",
-    "channels_last": "eager, channels_last",
-    "compile": "torch.compile",
-    "cuda_graphs": "CUDA graphs",
-}
-GPU_ONLY_MODES = ("cuda_graphs",)
 
 # Defaults when `runs` is not given: warm-up passes, how long to spend on timed runs (runs are
 # chosen from the last warm-up's time, within MIN..MAX), and a budget for the whole measurement so
@@ -69,23 +61,6 @@ _DEFAULTS = {
     "cpu": {"warmup": 2, "target_s": 3.0, "budget_s": 30.0, "min_runs": 5, "max_runs": 100},
     "cuda": {"warmup": 10, "target_s": 2.0, "budget_s": 15.0, "min_runs": 10, "max_runs": 200},
 }
-
-# Dense (no structured sparsity) peak throughput in TFLOP/s from NVIDIA's datasheets:
-# (float32 on CUDA cores, TF32 tensor cores, float16 tensor cores, bfloat16 tensor cores).
-# Checked in order; the first name pattern that matches wins. None: the chip has no such unit.
-_PEAK_TFLOPS: tuple[tuple[str, tuple[float, float | None, float, float | None]], ...] = (
-    (r"\bH200\b.*\bNVL\b", (60.0, 417.5, 835.5, 835.5)),
-    (r"\bH200\b", (67.0, 494.7, 989.4, 989.4)),
-    (r"\bH100\b.*\bPCIe\b", (51.0, 378.0, 756.0, 756.0)),
-    (r"\bH100\b.*\bNVL\b", (60.0, 417.5, 835.5, 835.5)),
-    (r"\bH100\b", (67.0, 494.7, 989.4, 989.4)),  # SXM ("NVIDIA H100 80GB HBM3")
-    (r"\bA100\b", (19.5, 156.0, 312.0, 312.0)),
-    (r"\bL40S\b", (91.6, 183.0, 362.0, 362.0)),
-    (r"\bL4\b", (30.3, 60.0, 121.0, 121.0)),
-    (r"\bA10\b", (31.2, 62.5, 125.0, 125.0)),
-    (r"\bT4\b", (8.1, None, 65.0, None)),
-    (r"\bV100\b", (15.7, None, 125.0, None)),  # SXM2
-)
 
 _MEASURE_LOCK = threading.Lock()
 
@@ -177,19 +152,6 @@ def cuda_available() -> bool:
         return False
 
 
-def cpu_name() -> str:
-    """The CPU's model name from /proc/cpuinfo, else what `platform` knows."""
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as cpuinfo:
-            for line in cpuinfo:
-                key, _, value = line.partition(":")
-                if key.strip().lower() in ("model name", "hardware", "cpu model") and value.strip():
-                    return value.strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine() or "unknown CPU"
-
-
 def device_description(device: str = "auto") -> str:
     """Where a measurement with this `device` argument would run, e.g. 'cpu: AMD EPYC, 2 threads'."""
     resolved = _resolve_device(device)
@@ -197,20 +159,6 @@ def device_description(device: str = "auto") -> str:
         return f"cuda: {torch.cuda.get_device_name()}"
     threads = torch.get_num_threads()
     return f"cpu: {cpu_name()}, {threads} thread{'s' if threads != 1 else ''}"
-
-
-def peak_tflops(device_name: str, dtype: str, tf32: bool = True) -> float | None:
-    """A GPU's dense peak TFLOP/s for `dtype` by its name, or None when the chip is not in the table.
-
-    With `tf32` (cuDNN's default, `torch.backends.cudnn.allow_tf32`) float32 convolutions may run on
-    TF32 tensor cores, so their peak is TF32's; otherwise it is the CUDA cores' float32 peak.
-    """
-    for pattern, (fp32, tf32_peak, fp16, bf16) in _PEAK_TFLOPS:
-        if re.search(pattern, device_name, flags=re.IGNORECASE):
-            if dtype == "float32":
-                return tf32_peak if tf32 and tf32_peak is not None else fp32
-            return fp16 if dtype == "float16" else bf16
-    return None
 
 
 def _resolve_device(device: str) -> str:

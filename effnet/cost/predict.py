@@ -10,7 +10,7 @@ has a physical answer. Per layer of the network, as eager PyTorch runs it (`effn
 - FLOPs = 2 x multiply-adds and bytes = the layer's traffic (`effnet.cost.traffic`: the roofline chart's
   closed form), plus the passes eager PyTorch adds: batch norm and the activation are kernels of
   their own, each reading and writing the layer's output map once more.
-- peaks and bandwidth come from `effnet.cost.roofline.DEVICES`, the roofline chart's datasheet table.
+- peaks and bandwidth come from `effnet.cost.devices.DEVICES`, the roofline chart's datasheet table.
   Dense and 1x1 convolutions run on tensor cores: float16/bfloat16 at that peak, float32 as TF32
   (PyTorch lets cuDNN use TF32 for convolutions by default), which these datasheets give as half the
   float16 rate on GPUs with bfloat16 (Ampere and later; on a T4 float32 uses the CUDA cores). The
@@ -46,7 +46,7 @@ from pathlib import Path
 import numpy as np
 
 from ..scaling import ScalingConfig
-from .roofline import DEVICES, Device
+from .devices import DEVICES, Device
 from .traffic import LayerTraffic, Traffic, dtype_bytes, traffic
 
 CALIBRATION_PATH = Path(__file__).resolve().parent / "data" / "latency_calibration.json"

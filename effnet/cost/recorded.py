@@ -34,10 +34,10 @@ from functools import lru_cache
 from pathlib import Path
 
 from ..scaling import PRESETS, ScalingConfig, preset, stages
+from .devices import MODES
 
 RESULTS_DIR = Path(__file__).resolve().parents[2] / "benchmarks" / "results"
 FORMAT = "effnet latency results v1"
-MODES = ("eager", "channels_last", "compile", "cuda_graphs")  # effnet.cost.latency.MODES (that module imports torch)
 DTYPES = ("float32", "float16", "bfloat16")
 _META_FIELDS = ("device", "torch", "date")
 

@@ -6,52 +6,15 @@
 memory-bound: more FLOP/s would not help it, only fewer bytes. Depthwise convolutions sit far left
 of any GPU's ridge; EfficientNetV2's Fused-MBConv moves its early stages to the right.
 
-Pure Python (the app draws it on the slider path); `probe_cpu` imports torch when called.
+The datasheet roofs are `effnet.cost.devices.DEVICES` (`Device.ridge`, `Device.attainable`); this module
+adds this machine's CPU roof, measured. Pure Python: `probe_cpu` imports torch when called.
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 
-
-@dataclass(frozen=True)
-class Device:
-    name: str
-    peak_tflops: dict[str, float]  # dense (no sparsity) peak per dtype, 10^12 FLOP/s
-    bandwidth_gb_s: float  # memory bandwidth, 10^9 bytes/s
-    source: str
-
-    def ridge(self, dtype: str) -> float:
-        """The intensity (FLOP/byte) where the roof turns flat: peak / bandwidth."""
-        return self.peak_tflops[dtype] * 1e12 / (self.bandwidth_gb_s * 1e9)
-
-    def attainable(self, intensity: float, dtype: str) -> float:
-        """FLOP/s the roof allows at `intensity` FLOP/byte."""
-        return min(self.peak_tflops[dtype] * 1e12, intensity * self.bandwidth_gb_s * 1e9)
-
-
-def _gpu(name: str, fp32: float, fp16: float, bf16: float | None, bandwidth: float, source: str) -> Device:
-    peaks = {"float32": fp32, "float16": fp16}
-    if bf16 is not None:
-        peaks["bfloat16"] = bf16
-    return Device(name, peaks, bandwidth, source)
-
-
-# Datasheet peaks: float32 on CUDA cores (not TF32), float16/bfloat16 on tensor cores, dense. The
-# H100/H200/A100/L4/T4 compute figures are effnet.cost.latency's table (tests/effnet/cost/test_roofline.py checks
-# they agree). H100 and H200 were re-checked against their datasheets; the others
-# are typed from the documents named and were not re-read in this session.
-DEVICES: dict[str, Device] = {
-    "H100 SXM": _gpu("H100 SXM", 67.0, 989.4, 989.4, 3350, "NVIDIA H100 Tensor Core GPU datasheet (SXM): 3.35 TB/s HBM3"),
-    "H200 SXM": _gpu("H200 SXM", 67.0, 989.4, 989.4, 4800, "NVIDIA H200 Tensor Core GPU datasheet (SXM): 4.8 TB/s HBM3e"),
-    "A100 SXM 80GB": _gpu("A100 SXM 80GB", 19.5, 312.0, 312.0, 2039, "NVIDIA A100 Tensor Core GPU datasheet (80GB SXM): 2,039 GB/s HBM2e"),
-    "L4": _gpu("L4", 30.3, 121.0, 121.0, 300, "NVIDIA L4 Tensor Core GPU datasheet: 300 GB/s GDDR6"),
-    "T4": _gpu("T4", 8.1, 65.0, None, 320, "NVIDIA T4 Tensor Core GPU datasheet: 320 GB/s GDDR6 (no bfloat16)"),
-    "RTX 4090": _gpu("RTX 4090", 82.6, 165.2, 165.2, 1008,
-                     "NVIDIA Ada Lovelace GPU architecture whitepaper (GeForce RTX 4090; FP16 tensor with FP32 "
-                     "accumulate): 1,008 GB/s GDDR6X"),
-}
+from .devices import Device
 
 
 def probe_cpu(seconds: float = 0.6) -> Device:

@@ -12,6 +12,10 @@ intra-op threads and one inter-op thread. float32 only: the export is float32.
 
 from __future__ import annotations
 
+from ..onnx_export import ExportError, export_onnx
+from ..profile import profile
+from ..scaling import ScalingConfig
+from .devices import cpu_name
 from .latency import (
     _DEFAULTS,
     _MEASURE_LOCK,
@@ -21,11 +25,7 @@ from .latency import (
     _check_count,
     _percentile,
     _time_runs,
-    cpu_name,
 )
-from ..onnx_export import ExportError, export_onnx
-from ..profile import profile
-from ..scaling import ScalingConfig
 
 
 def onnxruntime_session(data: bytes, threads: int):

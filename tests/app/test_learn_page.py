@@ -65,7 +65,7 @@ def test_learn_explains_the_roofline_and_fused_mbconv_and_links_to_the_chart(app
     from urllib.parse import parse_qsl
 
     import effnet
-    from effnet.cost.roofline import DEVICES
+    from effnet.cost.devices import DEVICES
     from effnet.cost.traffic import traffic
 
     app.switch_page("views/learn.py").run()

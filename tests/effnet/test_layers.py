@@ -12,9 +12,9 @@ import torch
 
 import effnet
 from effnet.blocks import Conv2dSame
-from effnet.layers import GROUPS, KINDS, layer_profile
 from effnet.cost.predict import predict
 from effnet.cost.traffic import traffic
+from effnet.layers import GROUPS, KINDS, layer_profile
 
 CONFIGS = {
     "b0": effnet.preset("b0"),

@@ -14,8 +14,8 @@ import effnet
 from effnet.cost import calibrate
 from effnet.cost.predict import (CALIBRATION_PATH, Calibration, Constants, eager_layers, predict, resolve_device, schedule,
                             tensor_core_peak)
+from effnet.cost.devices import DEVICES
 from effnet.cost.recorded import RecordedRun, best_runs, load_recorded
-from effnet.cost.roofline import DEVICES
 from effnet.cost.traffic import traffic
 
 # Round constants chosen for the hand computations (not the fitted ones)
@@ -125,7 +125,7 @@ def test_the_prediction_uses_the_roofline_table_and_traffic():
                                                   ("NVIDIA A100-SXM4-80GB", "A100 SXM 80GB"), ("NVIDIA L4", "L4"),
                                                   ("Tesla T4", "T4")])
 def test_the_tf32_rule_matches_effnet_latency_s_datasheet_table(gpu_name, table_name):
-    from effnet.cost.latency import peak_tflops
+    from effnet.cost.devices import peak_tflops
 
     assert tensor_core_peak(DEVICES[table_name], "float32", "1x1 conv") / 1e12 == pytest.approx(
         peak_tflops(gpu_name, "float32", tf32=True), rel=0.01)
