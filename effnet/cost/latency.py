@@ -48,6 +48,7 @@ from ..model import EfficientNet, build
 from ..profile import MAX_BUILD_BYTES, profile
 from ..scaling import ScalingConfig
 from .devices import GPU_ONLY_MODES, MODES, cpu_name, peak_tflops
+from .summary import latency_sentence
 
 DTYPES: dict[str, torch.dtype] = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
 _DTYPE_ALIASES = {"fp32": "float32", "float": "float32", "fp16": "float16", "half": "float16", "bf16": "bfloat16"}
@@ -119,29 +120,9 @@ class Latency:
         return row
 
     def summary(self) -> str:
-        """One line with units, e.g. 'cpu (AMD EPYC, 2 threads), batch 1, float32, 224x224: 21.3 ms ...'."""
-        where = f"{self.device} ({self.device_name}"
-        where += f", {self.threads} thread{'s' if self.threads != 1 else ''})" if self.threads is not None else ")"
-        low, high = self.spread_ms
-        text = (
-            f"{where}, {self.mode_label}, batch {self.batch}, {self.dtype}, {self.resolution}x{self.resolution}: "
-            f"median {_ms(self.median_ms)} per batch (p10-p90 {_ms(low, unit=False)}-{_ms(high)}, {self.runs} run{'s' if self.runs != 1 else ''}), "
-            f"{self.images_per_second:,.1f} images/s, {self.achieved_tflops:.3g} TFLOP/s"
-        )
-        if self.percent_of_peak is not None:
-            text += f" ({self.percent_of_peak:.2g}% of the {self.peak_tflops:g} TFLOP/s peak)"
-        if self.compile_s is not None:
-            text += f"; compiling took {self.compile_s:.1f} s (not timed)"
-        if self.export_s is not None:
-            text += f"; exporting to ONNX took {self.export_s:.1f} s (not timed)"
-        if self.stopped_early:
-            text += "; stopped early at the time budget"
-        return text
-
-
-def _ms(value: float, unit: bool = True) -> str:
-    text = f"{value:.3g}" if value < 100 else f"{value:,.0f}"
-    return text + " ms" if unit else text
+        """One line with units, e.g. 'the CPU (AMD EPYC, 2 threads), eager, batch 1, float32, 224x224: median 21.3 ms ...'
+        (`effnet.cost.summary.latency_sentence`, the words the app shows too)."""
+        return latency_sentence(self)
 
 
 def cuda_available() -> bool:

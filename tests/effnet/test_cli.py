@@ -171,7 +171,7 @@ def test_profile_with_latency_as_text(capsys: pytest.CaptureFixture) -> None:
     status, out, _ = run_main(capsys, "profile", "--depth", "0.5", "--width", "0.5", "--resolution", "64", "--latency", "--device", "cpu", "--runs", "1")
     assert status == 0
     line = next(line for line in out.splitlines() if line.startswith("latency:"))
-    assert "cpu" in line and "batch 1" in line and "float32" in line and "64x64" in line and " ms" in line
+    assert "the CPU (" in line and "batch 1" in line and "float32" in line and "64x64" in line and " ms" in line
 
 
 BAD_ARGUMENTS = [

@@ -72,7 +72,7 @@ def test_summary_and_dict_name_the_conditions() -> None:
     result = measure_latency(TINY, batch=3, device="cpu", runs=3, warmup=1, channels_last=True)
     line = result.summary()
     assert "\n" not in line
-    for part in ("cpu", result.device_name, "batch 3", "float32", "64x64", "thread", "ms", "images/s", "channels_last"):
+    for part in ("the CPU (", result.device_name, "batch 3", "float32", "64x64", "thread", "ms", "images/s", "channels_last"):
         assert part in line, part
     row = result.as_dict()
     assert row["device"] == "cpu" and row["batch"] == 3 and row["channels_last"] is True
