@@ -1,14 +1,14 @@
-"""Calibrate effnet.predict on the recorded GPU runs and print its error on runs it was not fitted to.
+"""Calibrate effnet.cost.predict on the recorded GPU runs and print its error on runs it was not fitted to.
 
     python benchmarks/calibrate_prediction.py            # fit, print the tables, write the calibration
     python benchmarks/calibrate_prediction.py --check    # fit and print only (writes nothing)
 
-Reads every results file in benchmarks/results/ (effnet.recorded), keeps one run per condition (the
+Reads every results file in benchmarks/results/ (effnet.cost.recorded), keeps one run per condition (the
 one with most timed runs), fits the free constants on B0, B2, B4 and B6 (batch 1 and 32, float32 and
 float16) and reports the error on every run, fitted or held out; then two other splits (fitted on
 batch 1 and one batch-32 preset; fitted on float32 only), the plain-sum schedule for comparison, and
 how the fit moves when the tensor-core efficiency (held at 1) is lowered. Writes
-effnet/data/latency_calibration.json, which effnet.predict reads.
+effnet/cost/data/latency_calibration.json, which effnet.cost.predict reads.
 """
 
 from __future__ import annotations
@@ -19,9 +19,9 @@ import json
 import sys
 from pathlib import Path
 
-from effnet import calibrate
-from effnet.predict import CALIBRATION_PATH, PREDICTED_MODE, device_for_recorded
-from effnet.recorded import RESULTS_DIR, load_recorded
+from effnet.cost import calibrate
+from effnet.cost.predict import CALIBRATION_PATH, PREDICTED_MODE, device_for_recorded
+from effnet.cost.recorded import RESULTS_DIR, load_recorded
 
 
 def percent(value: float) -> str:
@@ -129,7 +129,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.check:
         return 0
     document = {
-        "about": "effnet.predict's constants, fitted by `python benchmarks/calibrate_prediction.py` on recorded runs",
+        "about": "effnet.cost.predict's constants, fitted by `python benchmarks/calibrate_prediction.py` on recorded runs",
         "device": "H200 SXM",
         "recorded_device_name": "NVIDIA H200",
         "fitted_on": "B0, B2, B4, B6 at batch 1 and 32, float32 (TF32 allowed) and float16, eager",

@@ -22,10 +22,10 @@ import time
 import torch
 
 import effnet
+from effnet.cost.latency import device_description
 from effnet.experiment import matched_plan
 from effnet.experiment.run import base_config
 from effnet.experiment.train import MODES, Recipe, TrainStep, pick_device
-from effnet.latency import device_description
 
 DEFAULT_TRAIN_SCENES = 5000  # the default run's training scenes (python -m effnet experiment run)
 

@@ -35,8 +35,8 @@ step "nvidia-smi"
 nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.max.sm,power.limit --format=csv 2>&1 | tee "$OUT/nvidia_smi.txt"
 nvidia-smi >>"$OUT/nvidia_smi.txt" 2>&1 || true
 
-step "pytest tests/test_latency.py (CUDA tests included)"
-timeout 150 "$PY" -m pytest -q -p no:cacheprovider tests/test_latency.py 2>&1 | tee "$OUT/pytest_latency.txt" | tail -15
+step "pytest tests/effnet/cost/test_latency.py (CUDA tests included)"
+timeout 150 "$PY" -m pytest -q -p no:cacheprovider tests/effnet/cost/test_latency.py 2>&1 | tee "$OUT/pytest_latency.txt" | tail -15
 
 step "latency benchmark: B0-B7, batch 1 and 32, float32 and float16 (12 s budget a row: float16 needs cuDNN autotuning in its warm-up)"
 timeout 420 "$PY" benchmarks/latency.py --presets b0,b1,b2,b3,b4,b5,b6,b7 --batches 1,32 --dtypes float32,float16 \

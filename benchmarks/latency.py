@@ -10,8 +10,8 @@ percentile spread are per batch of images. Networks are built untrained (timing 
 the weights' values), once per preset. A combination the device cannot run (float16 on a CPU, out of
 memory) becomes a row that says why.
 
---json writes the one results format effnet.recorded reads (described there): copy a GPU run's file into
-benchmarks/results/ (e.g. gpu_<device>_<date>.json) and the app, effnet.recorded and
+--json writes the one results format effnet.cost.recorded reads (described there): copy a GPU run's file into
+benchmarks/results/ (e.g. gpu_<device>_<date>.json) and the app, effnet.cost.recorded and
 benchmarks/calibrate_prediction.py pick it up.
 """
 
@@ -27,8 +27,9 @@ from pathlib import Path
 import torch
 
 import effnet
-from effnet.latency import DTYPES, MODES, device_description, measure_latency
-from effnet.recorded import FORMAT
+from effnet.cost.devices import MODES
+from effnet.cost.latency import DTYPES, device_description, measure_latency
+from effnet.cost.recorded import FORMAT
 
 
 def parse_list(text: str) -> list[str]:

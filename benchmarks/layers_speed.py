@@ -4,7 +4,7 @@
     python benchmarks/layers_speed.py                      # B0, B3, B7, V2-S, V2-L: batch 32, float16, H200 SXM
     python benchmarks/layers_speed.py --presets b7 --repeats 50
 
-Each timed call recomputes the layer rows and effnet.predict's prediction (both caches cleared);
+Each timed call recomputes the layer rows and effnet.cost.predict's prediction (both caches cleared);
 prints the median and the fastest and slowest call, with the number of rows.
 """
 
@@ -17,8 +17,8 @@ import time
 
 import effnet
 import effnet.layers
+from effnet.cost.predict import _predict_cached
 from effnet.layers import _layer_profile
-from effnet.predict import _predict_cached
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -5,7 +5,7 @@
 
 For each network: build it untrained (seed 0; timing does not depend on the weights' values), export it
 once (effnet.onnx_export; not timed), then for each batch time PyTorch eager (effnet.measure_latency)
-and ONNX Runtime's CPU execution provider (effnet.runtime_latency) one right after the other, with the
+and ONNX Runtime's CPU execution provider (effnet.cost.runtime_latency) one right after the other, with the
 same batch, thread count, warm-up, run-count rule and time budget. Prints a Markdown table of both
 medians (per batch), their 10th-90th percentile spreads and the ratio of the medians.
 """
@@ -23,9 +23,10 @@ from pathlib import Path
 import torch
 
 import effnet
-from effnet.latency import cpu_name, measure_latency
+from effnet.cost.devices import cpu_name
+from effnet.cost.latency import measure_latency
+from effnet.cost.runtime_latency import measure_onnxruntime_latency
 from effnet.onnx_export import export_onnx
-from effnet.runtime_latency import measure_onnxruntime_latency
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -59,10 +59,10 @@ _LAZY = {
         "compare_stages", "compute_cam", "overlap_matrix", "trained_model", "untrained_model",
     ),
     "images": ("ImageError", "load_image"),
-    "latency": ("Latency", "LatencyError", "cuda_available", "device_description", "measure_latency"),
+    "cost.latency": ("Latency", "LatencyError", "cuda_available", "device_description", "measure_latency"),
     "layers": ("LayerProfile", "LayerRow", "layer_profile"),
     "onnx_export": ("ExportError", "ExportedModel", "export_onnx"),
-    "runtime_latency": ("measure_onnxruntime_latency",),
+    "cost.runtime_latency": ("measure_onnxruntime_latency",),
 }
 _LAZY_NAMES = {name: module for module, names in _LAZY.items() for name in names}
 

@@ -8,7 +8,7 @@
                              [--mode eager|channels_last|compile|cuda_graphs]
                              [--channels-last] [--runs N] [--time-budget S] [--json]
     python -m effnet profile --preset b0 --predict "H200 SXM" [--batch 32] [--dtype float16] [--json]
-                             (predicted eager GPU latency, effnet.predict; no GPU needed)
+                             (predicted eager GPU latency, effnet.cost.predict; no GPU needed)
     python -m effnet profile --preset b0 --layers [--predict "H200 SXM" --batch 32 --dtype float16] [--json | --csv]
                              (every layer: effnet.layers)
     python -m effnet profile --preset b0 --latency --runtime onnxruntime|both [--batch 8] [--json]
@@ -34,10 +34,11 @@ from typing import NoReturn
 
 from .cli_arguments import UsageError, add_network_arguments, config_from_arguments
 from .cli_format import ProgressBar, mib, milliseconds, si, table
-from .latency import MODES, Latency, measure_latency
+from .cost.devices import MODES
+from .cost.latency import Latency, measure_latency
+from .cost.traffic import Traffic, traffic
 from .profile import Profile, profile
 from .scaling import PRESETS, ScalingConfig, preset
-from .traffic import Traffic, traffic
 
 
 def _load_cam_module() -> ModuleType | None:
@@ -128,7 +129,7 @@ def _run_profile(args: argparse.Namespace) -> int:
     moved = traffic(config, batch=1 if args.batch is None else args.batch, dtype=args.dtype or "float32")
     prediction = None
     if args.predict is not None:
-        from .predict import predict
+        from .cost.predict import predict
 
         prediction = predict(config, args.predict, batch=moved.batch, dtype=moved.dtype)
     latency, runtime_latency = _measure(args, config) if args.latency else (None, None)
@@ -142,7 +143,7 @@ def _run_profile(args: argparse.Namespace) -> int:
             return 0
     if args.json:
         document = result.as_dict()
-        # memory traffic for the batch and dtype (effnet.traffic): per stage and for the network
+        # memory traffic for the batch and dtype (effnet.cost.traffic): per stage and for the network
         document.update(batch=moved.batch, dtype=moved.dtype, memory_bytes=moved.memory_bytes, intensity=moved.intensity,
                         batch_macs=moved.macs)
         for row, stage in zip(document["stages"], moved.stages):
@@ -191,7 +192,7 @@ def _measure(args: argparse.Namespace, config: ScalingConfig) -> tuple[Latency, 
         progress = ProgressBar(sys.stderr) if sys.stderr.isatty() else None
         try:
             if name == "onnxruntime":
-                from .runtime_latency import measure_onnxruntime_latency
+                from .cost.runtime_latency import measure_onnxruntime_latency
 
                 measured.append(measure_onnxruntime_latency(config, batch=batch, runs=args.runs, dtype=dtype,
                                                             time_budget_s=args.time_budget, progress=progress))

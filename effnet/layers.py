@@ -17,8 +17,8 @@ operations that share it:
 - multiply-adds: the paper's convention (`effnet.profile`): convolutions and the classifier only;
 - bytes: the traffic model's, where batch norm and the activation are folded into the convolution
   before them (one kernel), so their `bytes` are 0; `eager_bytes` adds the passes eager PyTorch makes
-  over the map for them (what `effnet.predict` charges), so eager's extra traffic is visible per row;
-- predicted time: `effnet.predict` times one eager layer (a convolution with its batch norm and
+  over the map for them (what `effnet.cost.predict` charges), so eager's extra traffic is visible per row;
+- predicted time: `effnet.cost.predict` times one eager layer (a convolution with its batch norm and
   activation, or all of squeeze-and-excitation) as a whole. Its launch wait is shared equally among
   the kernels the layer dispatches; its GPU time goes first to the rows that do no multiply-adds
   (their eager bytes at the attainable bandwidth), the rest to the rows that do, in proportion to
@@ -32,10 +32,10 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from functools import lru_cache
 
-from .predict import Layer, LayerPrediction, Prediction, eager_layers, memory_rate, predict
+from .cost.predict import Layer, LayerPrediction, Prediction, eager_layers, memory_rate, predict
+from .cost.traffic import LayerTraffic, check_batch, dtype_bytes, traffic
 from .profile import Step, block_steps
 from .scaling import ScalingConfig, Stage
-from .traffic import LayerTraffic, check_batch, dtype_bytes, traffic
 
 KINDS = ("conv", "depthwise", "se", "linear", "bn", "act", "pool", "scale", "add")
 # "Where the time goes": every row belongs to one part of the network. Dense k x k convolutions (the
@@ -68,7 +68,7 @@ class LayerRow:
     eager_bytes: int  # bytes eager PyTorch moves for the row (separate batch-norm, activation, padding passes)
     batch: int
     kernels: int = 0  # kernels eager PyTorch dispatches for the row
-    layer: str = ""  # the effnet.traffic / effnet.predict layer the row is part of ("stage3.1 expand")
+    layer: str = ""  # the effnet.cost.traffic / effnet.cost.predict layer the row is part of ("stage3.1 expand")
     predicted_ms: float | None = None  # its part of the predicted eager latency (with a device): GPU time + launch wait
     predicted_gpu_ms: float | None = None  # the GPU-time part alone (what the roofline bounds)
     bound: str | None = None  # 'compute' or 'memory': what binds its predicted layer (rows with MACs)
@@ -254,7 +254,7 @@ def _stage_rows(stage: Stage, moved: tuple[LayerTraffic, ...], config: ScalingCo
 # eager kernels and bytes, and predicted time, split among the rows of each eager layer
 # ---------------------------------------------------------------------------------------------
 def _finish(group: list[LayerRow], layer: Layer, predicted: LayerPrediction | None, bandwidth: float) -> list[LayerRow]:
-    """`group`'s rows with the kernels and bytes of one eager layer (effnet.predict's), and with a
+    """`group`'s rows with the kernels and bytes of one eager layer (effnet.cost.predict's), and with a
     prediction their part of its time (see the module docstring). Conv2dSame's padding pass (a kernel,
     and a read and a write of the input) belongs to the convolution."""
     extra_kernels = layer.kernels - len(group)
@@ -280,7 +280,7 @@ def _finish(group: list[LayerRow], layer: Layer, predicted: LayerPrediction | No
 
 def layer_profile(config: ScalingConfig, batch: int = 1, dtype: str = "float32", device: str | None = None) -> LayerProfile:
     """Every layer of `config` with its parameters, multiply-adds and bytes for `batch` images in `dtype`;
-    with `device` (a GPU name for effnet.predict), each row's predicted share of the eager latency.
+    with `device` (a GPU name for effnet.cost.predict), each row's predicted share of the eager latency.
 
     Cached by value: the Build page asks for the same profile on every rerun.
     """

@@ -8,12 +8,15 @@ import streamlit as st
 from app.components import latency_prediction, units
 from app.components.controls import Selection
 from app.services import exports, latency  # torch-free until a measurement starts
+from effnet.cost.devices import GPU_ONLY_MODES, MODES  # torch-free: the options before any measurement
+from effnet.cost.summary import Figures, latency_sentence
 
 BATCH_SIZES = (1, 8, 32)
 _RESULT = "latency_result"
 _RUNTIME_RESULT = "latency_result_onnxruntime"
-# effnet.latency.MODES, typed here so the page does not import torch before a measurement.
-MODES = {"eager": "eager", "channels_last": "eager, channels_last", "compile": "torch.compile", "cuda_graphs": "CUDA graphs"}
+# The summary sentence's numbers as the metrics write them.
+ON_SCREEN = Figures(duration_ms=units.duration_ms, duration_range_ms=units.duration_range_ms, count=units.si,
+                    flop_rate=lambda value: units.si(value, "FLOP/s"))
 GPU_ONLY_MESSAGE = ("CUDA graphs (the whole forward pass replayed without kernel-launch overhead) need a GPU; "
                     "this server has none, so they are not offered here.")
 
@@ -25,7 +28,7 @@ def latency_options(on_gpu: bool) -> tuple[int, str, str]:
     dtypes = ("float32", "float16") if on_gpu else ("float32",)
     dtype = middle.radio("Precision", dtypes, key="latency_dtype", horizontal=True,
                          help=None if on_gpu else "float16 is offered on a GPU only")
-    modes = tuple(MODES) if on_gpu else tuple(m for m in MODES if m != "cuda_graphs")
+    modes = tuple(MODES) if on_gpu else tuple(m for m in MODES if m not in GPU_ONLY_MODES)
     mode = right.selectbox("Execution mode", modes, format_func=MODES.get, key="latency_mode",
                            help="torch.compile compiles on the first pass (not timed; a minute or more on a small CPU)")
     if not on_gpu:
@@ -102,31 +105,17 @@ def result_texts(result) -> dict[str, str]:
     """The four figures of a measurement as shown: each short enough for a quarter of a 1280 px screen."""
     low, high = result.spread_ms
     return {
-        "Median latency": units.duration_ms(result.median_ms),
-        "Spread (p10–p90)": units.duration_range_ms(low, high),
-        "Throughput": f"{units.si(result.images_per_second)} images/s",
-        "Achieved": units.si(result.achieved_tflops * 1e12, "FLOP/s"),
+        "Median latency": ON_SCREEN.duration_ms(result.median_ms),
+        "Spread (p10–p90)": ON_SCREEN.duration_range_ms(low, high),
+        "Throughput": f"{ON_SCREEN.count(result.images_per_second)} images/s",
+        "Achieved": ON_SCREEN.flop_rate(result.achieved_tflops * 1e12),
     }
 
 
 def summary(label: str, result) -> str:
-    """The measurement's conditions in one line, its numbers through the same helpers as the metrics."""
-    threads = f", {result.threads} thread{'s' if result.threads != 1 else ''}" if result.threads is not None else ""
-    texts = result_texts(result)
-    where = "the GPU" if result.device == "cuda" else "the CPU"
-    text = (f"{label}: {where} ({result.device_name}{threads}), {result.mode_label}, batch {result.batch}, {result.dtype}, "
-            f"{result.resolution}x{result.resolution}: median {texts['Median latency']} per batch "
-            f"(p10–p90 {texts['Spread (p10–p90)']}, {result.runs} run{'s' if result.runs != 1 else ''}), "
-            f"{texts['Throughput']}, {texts['Achieved']}")
-    if result.percent_of_peak is not None:
-        text += f" ({result.percent_of_peak:.2g} % of the {units.si(result.peak_tflops * 1e12, 'FLOP/s')} peak)"
-    if result.compile_s is not None:
-        text += f"; compiling took {units.duration_ms(result.compile_s * 1000)} (not timed)"
-    if getattr(result, "export_s", None) is not None:
-        text += f"; exporting to ONNX took {units.duration_ms(result.export_s * 1000)} (not timed)"
-    if result.stopped_early:
-        text += "; stopped early at the time budget"
-    return text
+    """The measurement's conditions in one line (effnet's sentence, the CLI's words), its numbers through
+    the same helpers as the metrics above it."""
+    return latency_sentence(result, ON_SCREEN, label)
 
 
 def show_result(label: str, result) -> None:

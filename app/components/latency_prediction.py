@@ -1,8 +1,8 @@
 """The Latency panel's GPU figures for any machine: predicted on a chosen GPU, and recorded where a GPU run exists.
 
 Two kinds of figure, never mixed with the live measurement above them: every one says "predicted"
-(effnet.predict: a per-layer roofline plus launch cost, calibrated on recorded H200 runs) or
-"recorded on <device>" (effnet.recorded: runs made on a GPU machine, with their software and date).
+(effnet.cost.predict: a per-layer roofline plus launch cost, calibrated on recorded H200 runs) or
+"recorded on <device>" (effnet.cost.recorded: runs made on a GPU machine, with their software and date).
 The roofline chart above uses the same datasheet table and the same closed-form traffic.
 """
 
@@ -17,9 +17,9 @@ import streamlit as st
 import effnet
 from app.components import charts, projector, units
 from app.services import latency as service
-from effnet.predict import Prediction
-from effnet.recorded import RecordedRun
-from effnet.roofline import DEVICES
+from effnet.cost.devices import DEVICES
+from effnet.cost.predict import Prediction
+from effnet.cost.recorded import RecordedRun
 
 PREDICTION_BATCHES = (1, 8, 32, 128)
 PRESETS = tuple(f"b{i}" for i in range(8))  # the recorded family
@@ -110,7 +110,7 @@ def presets_figure(device: str, batch: int, dtype: str, current: Prediction, cur
 
 def roofline_difference(prediction: Prediction, label: str) -> str:
     """Why the roofline chart above and this prediction can disagree about what binds, in the case shown."""
-    from effnet.predict import tensor_core_peak
+    from effnet.cost.predict import tensor_core_peak
 
     device, dtype = prediction.device, prediction.dtype
     constants = prediction.calibration.constants

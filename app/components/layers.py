@@ -2,7 +2,7 @@
 goes, and the network as an ONNX file.
 
 The figures are effnet.layers' (closed form, cached by value inside effnet: instant up to B7 and
-beyond); the times are effnet.predict's, split among the layers, and labelled predicted everywhere.
+beyond); the times are effnet.cost.predict's, split among the layers, and labelled predicted everywhere.
 The ONNX file is the model path: built only when the button is pressed (app.services.exports).
 """
 
@@ -17,8 +17,8 @@ import streamlit as st
 import effnet
 from app.components import charts, projector, units
 from app.services import exports
+from effnet.cost.devices import DEVICES
 from effnet.layers import GROUP_LABELS, LayerProfile, layer_profile, to_csv
-from effnet.roofline import DEVICES
 
 BATCHES = (1, 8, 32, 128)
 DEFAULT_DEVICE = "H200 SXM"
@@ -142,7 +142,7 @@ def _layers(config: effnet.ScalingConfig) -> None:
     computing = [row for row in layers.layers if row.macs]
     below = sum(row.intensity < ridge for row in computing)
     st.caption(f"{below} of {len(computing)} layers that multiply are left of the ridge ({ridge:.3g} FLOP/B): "
-               f"memory-bound on {prediction.device.name} in {dtype}. Times are predicted (effnet.predict, "
+               f"memory-bound on {prediction.device.name} in {dtype}. Times are predicted (effnet.cost.predict, "
                f"{prediction.calibration_note}), not measured; a dot's height leaves out the launch wait.")
     left, right = projector.columns([3, 2])  # one under the other on a projector: each needs the width
     with left:

@@ -1,6 +1,6 @@
 """The roofline chart of Build & profile: each stage a point under the roof of a chosen device.
 
-Intensity and FLOPs come from the closed form (effnet.traffic), so the stage points are predictions:
+Intensity and FLOPs come from the closed form (effnet.cost.traffic), so the stage points are predictions:
 the best the device could do for that stage. The whole network's measured point appears after a
 latency run of the same configuration (its batch and dtype).
 """
@@ -15,8 +15,9 @@ import streamlit as st
 import effnet
 from app.components import charts, controls, projector, units
 from app.components.text import escape_markdown
-from effnet.roofline import DEVICES, Device, probe_cpu
-from effnet.traffic import traffic
+from effnet.cost.devices import DEVICES, Device
+from effnet.cost.roofline import probe_cpu
+from effnet.cost.traffic import traffic
 
 CPU = "This CPU (probe)"
 # Similar ImageNet accuracy (torchvision's weights: B4 83.4%, V2-S 84.2%)

@@ -4,7 +4,7 @@ The current configuration is the base; the depth-only, width-only, resolution-on
 networks reach the chosen multiple of its multiply-adds (within 3%), with the parameters and the
 activation memory each one needs, all in closed form. Multiply-adds do not predict time (each layer
 is a kernel launch; depthwise convolutions and large feature maps are limited by memory traffic), so
-each row also carries effnet.predict's H200 latency, labelled as a prediction; the Latency panel
+each row also carries effnet.cost.predict's H200 latency, labelled as a prediction; the Latency panel
 measures one configuration at a time on this server.
 """
 
@@ -56,7 +56,7 @@ def section(config: effnet.ScalingConfig) -> None:
             f"within {TOLERANCE:.0%}." for row in missed))
     slowest = max(rows, key=lambda row: row["predicted_ms_batch1"])
     st.caption("Activation memory: the float32 feature maps alive at once for one image at inference; training "
-               "keeps them all for the backward pass. H200 columns: predicted, not measured (effnet.predict, eager "
+               "keeps them all for the backward pass. H200 columns: predicted, not measured (effnet.cost.predict, eager "
                f"{plans.PREDICTED_DTYPE}, calibrated on recorded H200 runs; the Latency panel below explains the model). "
                f"Equal multiply-adds do not mean equal time: the {short_name(slowest['name'])} network is predicted "
                f"at {units.duration_ms(slowest['predicted_ms_batch1'])} for one image, "

@@ -16,7 +16,7 @@ import streamlit as st
 import effnet
 
 if TYPE_CHECKING:
-    from effnet.latency import Latency
+    from effnet.cost.latency import Latency
     from effnet.onnx_export import ExportedModel
 
 
@@ -53,8 +53,8 @@ def _untrained_onnx(config: effnet.ScalingConfig) -> "ExportedModel":
 
 def run_onnxruntime_latency(config: effnet.ScalingConfig, batch: int, progress: Callable[[float, str], None]) -> "Latency":
     """`config` exported (once, cached) and timed in ONNX Runtime on the CPU, with the PyTorch measurement's recipe."""
+    from effnet.cost.runtime_latency import measure_onnxruntime_latency
     from effnet.onnx_export import ExportError
-    from effnet.runtime_latency import measure_onnxruntime_latency
 
     progress(0.0, "exporting the network to ONNX (once per configuration; not timed)")
     try:

@@ -4,47 +4,31 @@ not cached (a measurement is a fact about this moment on this machine)."""
 
 from __future__ import annotations
 
-import platform
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
 import effnet
 import streamlit as st
+from effnet.cost.devices import cpu_name  # torch-free
 
 if TYPE_CHECKING:
-    from effnet.latency import Latency
-    from effnet.predict import Prediction
-    from effnet.recorded import RecordedRun
+    from effnet.cost.latency import Latency
+    from effnet.cost.predict import Prediction
+    from effnet.cost.recorded import RecordedRun
 
 
 @st.cache_resource(show_spinner=False)
 def _probed_device() -> tuple[str, str, bool]:
     import torch
 
-    from effnet.latency import cuda_available
+    from effnet.cost.latency import cuda_available
 
     gpu = cuda_available()
     if gpu:
         return "cuda", f"the GPU ({torch.cuda.get_device_name()})", True
     threads = torch.get_num_threads()
-    return "cpu", f"the CPU ({_cpu_name()}, {threads} thread{'s' if threads != 1 else ''})", False
-
-
-def _cpu_name() -> str:
-    """The CPU's model name without importing torch (effnet.latency.cpu_name needs torch loaded)."""
-    if "torch" in sys.modules:
-        from effnet.latency import cpu_name
-
-        return cpu_name()
-    try:
-        for line in Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace").splitlines():
-            key, _, value = line.partition(":")
-            if key.strip().lower() in ("model name", "hardware", "cpu model") and value.strip():
-                return value.strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine() or "model not known"
+    return "cpu", f"the CPU ({cpu_name()}, {threads} thread{'s' if threads != 1 else ''})", False
 
 
 def device() -> tuple[str, str, bool]:
@@ -58,28 +42,28 @@ def device() -> tuple[str, str, bool]:
         return _probed_device()
     if Path("/proc/driver/nvidia/version").exists():
         return "auto", "the GPU (named when measured)", True
-    return "cpu", f"the CPU ({_cpu_name()})", False
+    return "cpu", f"the CPU ({cpu_name()})", False
 
 
 def run_latency(
     config: effnet.ScalingConfig, batch: int, dtype: str, progress: Callable[[float, str], None], mode: str = "eager"
 ) -> "Latency":
     """Time `config` (untrained: timing does not depend on weight values) on this server's device in `mode`."""
-    from effnet.latency import measure_latency
+    from effnet.cost.latency import measure_latency
 
     name, _, _ = _probed_device()
     return measure_latency(config, batch=batch, device=name, dtype=dtype, progress=progress, mode=mode)
 
 
 def prediction(config: effnet.ScalingConfig, device: str, batch: int, dtype: str) -> "Prediction":
-    """effnet.predict's figure for `config` on a datasheet GPU (closed form, cached by value inside effnet)."""
-    from effnet.predict import predict
+    """effnet.cost.predict's figure for `config` on a datasheet GPU (closed form, cached by value inside effnet)."""
+    from effnet.cost.predict import predict
 
     return predict(config, device, batch, dtype)
 
 
 def recorded_runs() -> tuple["RecordedRun", ...]:
-    """One recorded run per condition from benchmarks/results (effnet.recorded re-reads a file only when it changes)."""
-    from effnet.recorded import best_runs, load_recorded
+    """One recorded run per condition from benchmarks/results (effnet.cost.recorded re-reads a file only when it changes)."""
+    from effnet.cost.recorded import best_runs, load_recorded
 
     return best_runs(load_recorded())

@@ -15,7 +15,7 @@ from effnet.experiment import matched_plan, plan_as_dicts
 
 _CONFIG_HASH = {effnet.ScalingConfig: repr}
 SYNTHETIC_CLASSES = 10  # the experiment's default data: effnet.experiment.synthetic.CLASSES
-# The plan's predicted GPU time (effnet.predict, calibrated on these recorded H200 runs), eager float16.
+# The plan's predicted GPU time (effnet.cost.predict, calibrated on these recorded H200 runs), eager float16.
 PREDICTED_GPU, PREDICTED_DTYPE, PREDICTED_BATCHES = "H200 SXM", "float16", (1, 32)
 
 
@@ -27,7 +27,7 @@ def matched(base: effnet.ScalingConfig, flops_multiple: float, strict: bool = Tr
 
     Raises effnet.ConfigError (one line) when a network cannot be matched within the plan's 3% (with
     strict=False: only when it would leave the lab's ranges)."""
-    from effnet.predict import predict  # numpy, no torch
+    from effnet.cost.predict import predict  # numpy, no torch
 
     plan = matched_plan(base, float(flops_multiple), strict=strict)
     rows = plan_as_dicts(plan)

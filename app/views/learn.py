@@ -163,8 +163,8 @@ def roofline_section() -> None:
     """Why few FLOPs is not fast: the roofline, depthwise convolutions and EfficientNetV2's Fused-MBConv.
 
     Every figure comes from effnet (the closed-form traffic and the datasheet roofs), not typed in."""
-    from effnet.roofline import DEVICES
-    from effnet.traffic import traffic
+    from effnet.cost.devices import DEVICES
+    from effnet.cost.traffic import traffic
 
     device, dtype = DEVICES["H200 SXM"], "float16"
     b0, v2_s = traffic(effnet.preset("b0"), 1, dtype), traffic(effnet.preset("v2_s"), 1, dtype)

@@ -28,7 +28,7 @@ from typing import Callable, Sequence
 import numpy as np
 import torch
 
-from ..latency import device_description
+from ..cost.latency import device_description
 from ..scaling import ConfigError, ScalingConfig, preset
 from . import results as results_format
 from .results import STILL_RISING

@@ -91,7 +91,7 @@ def test_latency_runs_on_this_machine_and_names_the_device(app):
 
 def test_latency_modes_are_offered_labelled_and_cuda_graphs_explained(app):
     """Seen on the projector: the panel's execution modes; without a GPU, CUDA graphs are one line, not an option."""
-    from effnet.latency import cuda_available
+    from effnet.cost.latency import cuda_available
 
     modes = app.selectbox(key="latency_mode")
     assert modes.value == "eager"

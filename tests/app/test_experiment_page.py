@@ -540,7 +540,7 @@ def test_the_committed_results_render(monkeypatch):
 
 # --- Build & profile and Learn --------------------------------------------------------------------
 def test_build_shows_the_same_flops_plan_of_the_current_configuration():
-    from effnet.predict import predict
+    from effnet.cost.predict import predict
 
     at = AppTest.from_file(MAIN, default_timeout=TIMEOUT)
     at.run()

@@ -77,7 +77,7 @@ def test_the_onnx_button_exports_the_current_configuration(app):
 
 
 def test_the_latency_panel_shows_onnxruntime_beside_pytorch_on_the_cpu(app):
-    from effnet.latency import cuda_available
+    from effnet.cost.latency import cuda_available
 
     if cuda_available():
         pytest.skip("ONNX Runtime is timed beside PyTorch on a CPU-only server")

@@ -60,13 +60,13 @@ def test_a_show_me_link_marks_its_target_once_and_keeps_the_sliders(app):
 
 
 def test_learn_explains_the_roofline_and_fused_mbconv_and_links_to_the_chart(app):
-    """Seen on the projector: a section with the roofline formula, figures from effnet.traffic, before the
+    """Seen on the projector: a section with the roofline formula, figures from effnet.cost.traffic, before the
     glossary and the experiment; its links open Build & profile on the roofline, for B0 and for V2-S."""
     from urllib.parse import parse_qsl
 
     import effnet
-    from effnet.roofline import DEVICES
-    from effnet.traffic import traffic
+    from effnet.cost.devices import DEVICES
+    from effnet.cost.traffic import traffic
 
     app.switch_page("views/learn.py").run()
     no_exception(app)

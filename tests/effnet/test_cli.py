@@ -19,7 +19,7 @@ import torchvision
 
 import effnet
 from effnet import cli
-from effnet.latency import cuda_available
+from effnet.cost.latency import cuda_available
 
 # torchvision parameter counts (torchvision.models.efficientnet_b*, weights=None).
 TORCHVISION_PARAMS = {
@@ -171,7 +171,7 @@ def test_profile_with_latency_as_text(capsys: pytest.CaptureFixture) -> None:
     status, out, _ = run_main(capsys, "profile", "--depth", "0.5", "--width", "0.5", "--resolution", "64", "--latency", "--device", "cpu", "--runs", "1")
     assert status == 0
     line = next(line for line in out.splitlines() if line.startswith("latency:"))
-    assert "cpu" in line and "batch 1" in line and "float32" in line and "64x64" in line and " ms" in line
+    assert "the CPU (" in line and "batch 1" in line and "float32" in line and "64x64" in line and " ms" in line
 
 
 BAD_ARGUMENTS = [
@@ -253,7 +253,7 @@ def test_help_exits_0(capsys: pytest.CaptureFixture) -> None:
 
 
 def test_profile_json_gives_memory_traffic_per_stage(capsys: pytest.CaptureFixture) -> None:
-    from effnet.traffic import traffic
+    from effnet.cost.traffic import traffic
 
     status, out, _ = run_main(capsys, "profile", "--preset", "v2_s", "--batch", "8", "--dtype", "bfloat16", "--json")
     assert status == 0

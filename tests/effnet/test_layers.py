@@ -12,9 +12,9 @@ import torch
 
 import effnet
 from effnet.blocks import Conv2dSame
+from effnet.cost.predict import predict
+from effnet.cost.traffic import traffic
 from effnet.layers import GROUPS, KINDS, layer_profile
-from effnet.predict import predict
-from effnet.traffic import traffic
 
 CONFIGS = {
     "b0": effnet.preset("b0"),

@@ -1,4 +1,4 @@
-"""Fit effnet.predict's constants on recorded runs and measure the prediction's error on runs it did not see.
+"""Fit effnet.cost.predict's constants on recorded runs and measure the prediction's error on runs it did not see.
 
 A least-squares fit of log(predicted / measured) (relative errors: a 5 ms run counts as much as a
 130 ms one), by Levenberg-Marquardt in numpy with a numerical Jacobian. The constants are fitted in
@@ -7,7 +7,7 @@ each efficiency so that it lies in (0, 1). A few starting points guard against a
 
 Held-out error is the point: the constants are fitted on a stated subset (`FIT_PRESETS` by default)
 and the error is reported on every recorded run, each marked fitted or held out.
-`python benchmarks/calibrate_prediction.py` runs this and writes effnet/data/latency_calibration.json.
+`python benchmarks/calibrate_prediction.py` runs this and writes effnet/cost/data/latency_calibration.json.
 """
 
 from __future__ import annotations
@@ -51,7 +51,7 @@ class Fit:
 
 
 def fit_points(runs: Sequence[RecordedRun]) -> list[FitPoint]:
-    """The eager runs on a GPU that effnet.roofline.DEVICES knows, one per condition, with their layer arrays."""
+    """The eager runs on a GPU that effnet.cost.devices.DEVICES knows, one per condition, with their layer arrays."""
     points = []
     for run in best_runs(tuple(runs)):
         device = device_for_recorded(run.device_name)

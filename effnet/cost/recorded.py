@@ -2,7 +2,7 @@
 
 A figure measured on a GPU machine is worth showing on a laptop that has none, provided it keeps its
 conditions. This module is the one reader of the results files in `benchmarks/results/`, so the app,
-the calibration of `effnet.predict` and the tests all see the same runs.
+the calibration of `effnet.cost.predict` and the tests all see the same runs.
 
 The format (one JSON object a file; `benchmarks/latency.py --json` writes it):
 
@@ -17,7 +17,7 @@ The format (one JSON object a file; `benchmarks/latency.py --json` writes it):
         {"preset": "b7", "batch": 32, "dtype": "float16", "mode": "eager", "skipped": "out of memory"}]}
 
 - meta: where and with what the runs were made; `format` is absent in files written before it existed.
-- each measurement: one preset at one batch, dtype and execution mode, timed as effnet.latency
+- each measurement: one preset at one batch, dtype and execution mode, timed as effnet.cost.latency
   describes (median and 10th-90th percentile spread per batch, in milliseconds). `mode` is absent in
   files written before execution modes existed: those runs were eager. A row with `skipped` says why
   the combination could not run and carries no figures; it is left out.
@@ -33,11 +33,11 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from .scaling import PRESETS, ScalingConfig, preset, stages
+from ..scaling import PRESETS, ScalingConfig, preset, stages
+from .devices import MODES
 
-RESULTS_DIR = Path(__file__).resolve().parents[1] / "benchmarks" / "results"
+RESULTS_DIR = Path(__file__).resolve().parents[2] / "benchmarks" / "results"
 FORMAT = "effnet latency results v1"
-MODES = ("eager", "channels_last", "compile", "cuda_graphs")  # effnet.latency.MODES (that module imports torch)
 DTYPES = ("float32", "float16", "bfloat16")
 _META_FIELDS = ("device", "torch", "date")
 

@@ -1,4 +1,4 @@
-"""effnet.recorded: the committed GPU results read back with every condition, checked against the raw JSON."""
+"""effnet.cost.recorded: the committed GPU results read back with every condition, checked against the raw JSON."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 import effnet
-from effnet.recorded import FORMAT, RESULTS_DIR, best_runs, load_recorded, read_results, recorded_for
+from effnet.cost.recorded import FORMAT, RESULTS_DIR, best_runs, load_recorded, read_results, recorded_for
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 RUN1 = RESULTS_DIR / "gpu_h200_run1.json"
 RUN2 = RESULTS_DIR / "gpu_h200_fp16_run2.json"
 

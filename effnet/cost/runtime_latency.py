@@ -2,7 +2,7 @@
 
 A classroom's laptops deploy on the CPU, where a runtime made for inference (graph optimisations, fused
 batch norm and activations, its own thread pool) can be several times faster than eager PyTorch. To
-compare like with like, `measure_onnxruntime_latency` follows `effnet.latency.measure_latency`'s
+compare like with like, `measure_onnxruntime_latency` follows `effnet.cost.latency.measure_latency`'s
 recipe exactly: the same untrained network (weights do not change the time), batch, thread count,
 warm-up, run count rule, time budget, median and 10th-90th percentile spread, under the same lock (so a
 PyTorch and an ONNX Runtime measurement never overlap). The network is exported first
@@ -12,6 +12,10 @@ intra-op threads and one inter-op thread. float32 only: the export is float32.
 
 from __future__ import annotations
 
+from ..onnx_export import ExportError, export_onnx
+from ..profile import profile
+from ..scaling import ScalingConfig
+from .devices import cpu_name
 from .latency import (
     _DEFAULTS,
     _MEASURE_LOCK,
@@ -21,11 +25,7 @@ from .latency import (
     _check_count,
     _percentile,
     _time_runs,
-    cpu_name,
 )
-from .onnx_export import ExportError, export_onnx
-from .profile import profile
-from .scaling import ScalingConfig
 
 
 def onnxruntime_session(data: bytes, threads: int):

@@ -2,15 +2,15 @@
 
 A laptop in a classroom has no GPU, yet the question "how long would this network take on an H200?"
 has a physical answer. Per layer of the network, as eager PyTorch runs it (`effnet.build` timed by
-`effnet.latency` in mode 'eager'):
+`effnet.cost.latency` in mode 'eager'):
 
     GPU time  g = max(FLOPs / (efficiency_kind x peak_kind,dtype),  bytes / (efficiency_memory x bandwidth))
     CPU time  c = launch x kernels(layer)
 
-- FLOPs = 2 x multiply-adds and bytes = the layer's traffic (`effnet.traffic`: the roofline chart's
+- FLOPs = 2 x multiply-adds and bytes = the layer's traffic (`effnet.cost.traffic`: the roofline chart's
   closed form), plus the passes eager PyTorch adds: batch norm and the activation are kernels of
   their own, each reading and writing the layer's output map once more.
-- peaks and bandwidth come from `effnet.roofline.DEVICES`, the roofline chart's datasheet table.
+- peaks and bandwidth come from `effnet.cost.devices.DEVICES`, the roofline chart's datasheet table.
   Dense and 1x1 convolutions run on tensor cores: float16/bfloat16 at that peak, float32 as TF32
   (PyTorch lets cuDNN use TF32 for convolutions by default), which these datasheets give as half the
   float16 rate on GPUs with bfloat16 (Ampere and later; on a T4 float32 uses the CUDA cores). The
@@ -28,7 +28,7 @@ whose FLOPs bind). `overlap=False` gives the plain sum of GPU and CPU time inste
 
 The free constants (launch cost per kernel, memory efficiency, depthwise efficiency; the tensor-core
 efficiency where the recorded runs constrain it) are fitted on recorded H200 runs by
-`python benchmarks/calibrate_prediction.py` and stored in effnet/data/latency_calibration.json with
+`python benchmarks/calibrate_prediction.py` and stored in effnet/cost/data/latency_calibration.json with
 the fit and its errors. On another GPU the same constants meet that GPU's datasheet: a prediction,
 calibrated on the H200 only. The launch cost is the host's (Python, the dispatcher, the driver), not
 the GPU's. Only eager execution is predicted: no other mode was recorded to calibrate it.
@@ -45,8 +45,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .roofline import DEVICES, Device
-from .scaling import ScalingConfig
+from ..scaling import ScalingConfig
+from .devices import DEVICES, Device
 from .traffic import LayerTraffic, Traffic, dtype_bytes, traffic
 
 CALIBRATION_PATH = Path(__file__).resolve().parent / "data" / "latency_calibration.json"
@@ -90,11 +90,11 @@ class Calibration:
 class Layer:
     """One layer as eager PyTorch runs it: the work it does and the kernels it takes."""
 
-    name: str  # as in effnet.traffic: "stem", "stage3.1 expand", "head pool", ...
+    name: str  # as in effnet.cost.traffic: "stem", "stage3.1 expand", "head pool", ...
     kind: str  # one of KINDS
     kernels: int  # kernels eager PyTorch dispatches for it
     flops: int  # 2 x multiply-adds, whole batch
-    traffic_bytes: int  # effnet.traffic's bytes for the layer (one fused kernel)
+    traffic_bytes: int  # effnet.cost.traffic's bytes for the layer (one fused kernel)
     eager_bytes: int  # what eager adds: separate batch-norm, activation and padding passes
 
     @property
@@ -283,7 +283,7 @@ def _eager_layer(layer: LayerTraffic, stage_kind: str, tf_padding: bool) -> Laye
         kind, kernels, extra = "elementwise", 1, 0
     elif step == "classifier":
         kind, kernels, extra = "fc", 1, 0
-    else:  # a layer effnet.traffic names that this table does not know: an internal error
+    else:  # a layer effnet.cost.traffic names that this table does not know: an internal error
         raise AssertionError(f"no eager layout for layer {name!r}")
     if tf_padding and kind in ("dense conv", "depthwise"):  # Conv2dSame pads with its own kernel (k > 1)
         kernels += 1
@@ -319,7 +319,7 @@ def schedule(issue_s: np.ndarray, gpu_s: np.ndarray) -> np.ndarray:
 @dataclass(frozen=True)
 class LayerArrays:
     """The layers' work as arrays, computed once per network, batch, dtype and device, so that a
-    fit can try many constants cheaply (effnet.calibrate)."""
+    fit can try many constants cheaply (effnet.cost.calibrate)."""
 
     flops: np.ndarray
     memory_bytes: np.ndarray
@@ -359,7 +359,7 @@ def array_times(arrays: LayerArrays, constants: Constants, overlap: bool = True)
 # ---------------------------------------------------------------------------------------------
 @lru_cache(maxsize=4)
 def load_calibration(path: str | Path = CALIBRATION_PATH) -> Calibration:
-    """The fitted constants committed in effnet/data/latency_calibration.json (or `path`)."""
+    """The fitted constants committed in effnet/cost/data/latency_calibration.json (or `path`)."""
     path = Path(path)
     try:
         document = json.loads(path.read_text(encoding="utf-8"))

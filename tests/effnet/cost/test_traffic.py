@@ -1,4 +1,4 @@
-"""effnet.traffic's bytes moved: layers computed by hand, and the convolutions against torch's profiler."""
+"""effnet.cost.traffic's bytes moved: layers computed by hand, and the convolutions against torch's profiler."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from torch.profiler import ProfilerActivity
 from torch.profiler import profile as torch_profile
 
 import effnet
-from effnet.traffic import stage_layers, traffic
+from effnet.cost.traffic import stage_layers, traffic
 
 
 def layer(config: effnet.ScalingConfig, name: str, batch: int = 1, dtype: str = "float32"):

@@ -35,8 +35,6 @@ Measurements in one process are serialised by a lock, so two users do not time e
 from __future__ import annotations
 
 import math
-import platform
-import re
 import threading
 import time
 from dataclasses import asdict, dataclass
@@ -45,22 +43,17 @@ from typing import Callable
 import torch
 from torch import nn
 
-from .blocks import Conv2dSame
-from .model import EfficientNet, build
-from .profile import MAX_BUILD_BYTES, profile
-from .scaling import ScalingConfig
+from ..blocks import Conv2dSame
+from ..model import EfficientNet, build
+from ..profile import MAX_BUILD_BYTES, profile
+from ..scaling import ScalingConfig
+from .devices import GPU_ONLY_MODES, MODES, cpu_name, peak_tflops
+from .summary import latency_sentence
 
 DTYPES: dict[str, torch.dtype] = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
 _DTYPE_ALIASES = {"fp32": "float32", "float": "float32", "fp16": "float16", "half": "float16", "bf16": "bfloat16"}
 DEVICES = ("auto", "cpu", "cuda")
 MAX_BATCH = 256
-MODES: dict[str, str] = {  # name -> the label every result carries
-    "eager": "eager",
-    "channels_last": "eager, channels_last",
-    "compile": "torch.compile",
-    "cuda_graphs": "CUDA graphs",
-}
-GPU_ONLY_MODES = ("cuda_graphs",)
 
 # Defaults when `runs` is not given: warm-up passes, how long to spend on timed runs (runs are
 # chosen from the last warm-up's time, within MIN..MAX), and a budget for the whole measurement so
@@ -69,23 +62,6 @@ _DEFAULTS = {
     "cpu": {"warmup": 2, "target_s": 3.0, "budget_s": 30.0, "min_runs": 5, "max_runs": 100},
     "cuda": {"warmup": 10, "target_s": 2.0, "budget_s": 15.0, "min_runs": 10, "max_runs": 200},
 }
-
-# Dense (no structured sparsity) peak throughput in TFLOP/s from NVIDIA's datasheets:
-# (float32 on CUDA cores, TF32 tensor cores, float16 tensor cores, bfloat16 tensor cores).
-# Checked in order; the first name pattern that matches wins. None: the chip has no such unit.
-_PEAK_TFLOPS: tuple[tuple[str, tuple[float, float | None, float, float | None]], ...] = (
-    (r"\bH200\b.*\bNVL\b", (60.0, 417.5, 835.5, 835.5)),
-    (r"\bH200\b", (67.0, 494.7, 989.4, 989.4)),
-    (r"\bH100\b.*\bPCIe\b", (51.0, 378.0, 756.0, 756.0)),
-    (r"\bH100\b.*\bNVL\b", (60.0, 417.5, 835.5, 835.5)),
-    (r"\bH100\b", (67.0, 494.7, 989.4, 989.4)),  # SXM ("NVIDIA H100 80GB HBM3")
-    (r"\bA100\b", (19.5, 156.0, 312.0, 312.0)),
-    (r"\bL40S\b", (91.6, 183.0, 362.0, 362.0)),
-    (r"\bL4\b", (30.3, 60.0, 121.0, 121.0)),
-    (r"\bA10\b", (31.2, 62.5, 125.0, 125.0)),
-    (r"\bT4\b", (8.1, None, 65.0, None)),
-    (r"\bV100\b", (15.7, None, 125.0, None)),  # SXM2
-)
 
 _MEASURE_LOCK = threading.Lock()
 
@@ -116,7 +92,7 @@ class Latency:
     stopped_early: bool  # the time budget ended the measurement before the planned runs
     mode: str = "eager"  # one of MODES: how the forward pass was executed
     compile_s: float | None = None  # mode 'compile': seconds the first (compiling) pass took
-    runtime: str = "pytorch"  # "pytorch", or "onnxruntime" (effnet.runtime_latency: the exported network)
+    runtime: str = "pytorch"  # "pytorch", or "onnxruntime" (effnet.cost.runtime_latency: the exported network)
     export_s: float | None = None  # runtime 'onnxruntime': seconds the ONNX export took (not timed)
 
     @property
@@ -144,29 +120,9 @@ class Latency:
         return row
 
     def summary(self) -> str:
-        """One line with units, e.g. 'cpu (AMD EPYC, 2 threads), batch 1, float32, 224x224: 21.3 ms ...'."""
-        where = f"{self.device} ({self.device_name}"
-        where += f", {self.threads} thread{'s' if self.threads != 1 else ''})" if self.threads is not None else ")"
-        low, high = self.spread_ms
-        text = (
-            f"{where}, {self.mode_label}, batch {self.batch}, {self.dtype}, {self.resolution}x{self.resolution}: "
-            f"median {_ms(self.median_ms)} per batch (p10-p90 {_ms(low, unit=False)}-{_ms(high)}, {self.runs} run{'s' if self.runs != 1 else ''}), "
-            f"{self.images_per_second:,.1f} images/s, {self.achieved_tflops:.3g} TFLOP/s"
-        )
-        if self.percent_of_peak is not None:
-            text += f" ({self.percent_of_peak:.2g}% of the {self.peak_tflops:g} TFLOP/s peak)"
-        if self.compile_s is not None:
-            text += f"; compiling took {self.compile_s:.1f} s (not timed)"
-        if self.export_s is not None:
-            text += f"; exporting to ONNX took {self.export_s:.1f} s (not timed)"
-        if self.stopped_early:
-            text += "; stopped early at the time budget"
-        return text
-
-
-def _ms(value: float, unit: bool = True) -> str:
-    text = f"{value:.3g}" if value < 100 else f"{value:,.0f}"
-    return text + " ms" if unit else text
+        """One line with units, e.g. 'the CPU (AMD EPYC, 2 threads), eager, batch 1, float32, 224x224: median 21.3 ms ...'
+        (`effnet.cost.summary.latency_sentence`, the words the app shows too)."""
+        return latency_sentence(self)
 
 
 def cuda_available() -> bool:
@@ -177,19 +133,6 @@ def cuda_available() -> bool:
         return False
 
 
-def cpu_name() -> str:
-    """The CPU's model name from /proc/cpuinfo, else what `platform` knows."""
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as cpuinfo:
-            for line in cpuinfo:
-                key, _, value = line.partition(":")
-                if key.strip().lower() in ("model name", "hardware", "cpu model") and value.strip():
-                    return value.strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine() or "unknown CPU"
-
-
 def device_description(device: str = "auto") -> str:
     """Where a measurement with this `device` argument would run, e.g. 'cpu: AMD EPYC, 2 threads'."""
     resolved = _resolve_device(device)
@@ -197,20 +140,6 @@ def device_description(device: str = "auto") -> str:
         return f"cuda: {torch.cuda.get_device_name()}"
     threads = torch.get_num_threads()
     return f"cpu: {cpu_name()}, {threads} thread{'s' if threads != 1 else ''}"
-
-
-def peak_tflops(device_name: str, dtype: str, tf32: bool = True) -> float | None:
-    """A GPU's dense peak TFLOP/s for `dtype` by its name, or None when the chip is not in the table.
-
-    With `tf32` (cuDNN's default, `torch.backends.cudnn.allow_tf32`) float32 convolutions may run on
-    TF32 tensor cores, so their peak is TF32's; otherwise it is the CUDA cores' float32 peak.
-    """
-    for pattern, (fp32, tf32_peak, fp16, bf16) in _PEAK_TFLOPS:
-        if re.search(pattern, device_name, flags=re.IGNORECASE):
-            if dtype == "float32":
-                return tf32_peak if tf32 and tf32_peak is not None else fp32
-            return fp16 if dtype == "float16" else bf16
-    return None
 
 
 def _resolve_device(device: str) -> str:

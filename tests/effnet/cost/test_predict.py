@@ -1,4 +1,4 @@
-"""effnet.predict: layers computed by hand, kernels counted on the real module, the schedule on a timeline
+"""effnet.cost.predict: layers computed by hand, kernels counted on the real module, the schedule on a timeline
 drawn by hand, agreement with the roofline's table and traffic, and the committed calibration against the
 recorded H200 runs."""
 
@@ -11,12 +11,12 @@ import numpy as np
 import pytest
 
 import effnet
-from effnet import calibrate
-from effnet.predict import (CALIBRATION_PATH, Calibration, Constants, eager_layers, predict, resolve_device, schedule,
+from effnet.cost import calibrate
+from effnet.cost.predict import (CALIBRATION_PATH, Calibration, Constants, eager_layers, predict, resolve_device, schedule,
                             tensor_core_peak)
-from effnet.recorded import RecordedRun, best_runs, load_recorded
-from effnet.roofline import DEVICES
-from effnet.traffic import traffic
+from effnet.cost.devices import DEVICES
+from effnet.cost.recorded import RecordedRun, best_runs, load_recorded
+from effnet.cost.traffic import traffic
 
 # Round constants chosen for the hand computations (not the fitted ones)
 HAND = Calibration(Constants(launch_us=10.0, memory_efficiency=0.5, tensor_core_efficiency=0.8, depthwise_efficiency=0.1),
@@ -125,7 +125,7 @@ def test_the_prediction_uses_the_roofline_table_and_traffic():
                                                   ("NVIDIA A100-SXM4-80GB", "A100 SXM 80GB"), ("NVIDIA L4", "L4"),
                                                   ("Tesla T4", "T4")])
 def test_the_tf32_rule_matches_effnet_latency_s_datasheet_table(gpu_name, table_name):
-    from effnet.latency import peak_tflops
+    from effnet.cost.devices import peak_tflops
 
     assert tensor_core_peak(DEVICES[table_name], "float32", "1x1 conv") / 1e12 == pytest.approx(
         peak_tflops(gpu_name, "float32", tf32=True), rel=0.01)

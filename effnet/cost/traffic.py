@@ -16,15 +16,15 @@ weights from memory and writing its output once, with no reuse across kernels (c
 - the head's pooling reads the feature map; the classifier reads the pooled vector and its weights.
 Eager PyTorch moves more (batch norm and the activation are separate passes over each map); a fused
 engine may move less (a depthwise conv and the next layer fused in on-chip memory).
-tests/test_traffic.py checks layers by hand and the convolutions against torch's profiler.
+tests/effnet/cost/test_traffic.py checks layers by hand and the convolutions against torch's profiler.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .profile import _conv, block_steps
-from .scaling import ScalingConfig, Stage, stages
+from ..profile import _conv, block_steps
+from ..scaling import ScalingConfig, Stage, stages
 
 DTYPE_BYTES = {"float32": 4, "float16": 2, "bfloat16": 2}
 
