@@ -15,17 +15,13 @@ import streamlit as st
 import effnet
 from app.components import charts, controls, projector, units
 from app.components.text import escape_markdown
-from effnet.roofline import DEVICES, Device, probe_cpu
+from app.services import roofline as roofline_service
+from effnet.roofline import DEVICES, Device
 from effnet.traffic import traffic
 
 CPU = "This CPU (probe)"
 # Similar ImageNet accuracy (torchvision's weights: B4 83.4%, V2-S 84.2%)
 SIMILAR = ("b4", "v2_s")
-
-
-@st.cache_resource(show_spinner="Probing this CPU's peak and bandwidth…")
-def _cpu_roof() -> Device:
-    return probe_cpu()
 
 
 def figure(device: Device, dtype: str, rows: list[dict], label: str, measured: dict | None = None) -> go.Figure:
@@ -86,7 +82,7 @@ def section(config: effnet.ScalingConfig) -> None:
     left, middle, right = st.columns(3)
     device_name = left.selectbox("Roofline device", tuple(DEVICES) + (CPU,), key="roofline_device")
     batch = int(middle.selectbox("Roofline batch (images)", BATCHES, key="roofline_batch"))
-    device = _cpu_roof() if device_name == CPU else DEVICES[device_name]
+    device = roofline_service.cpu_roof() if device_name == CPU else DEVICES[device_name]
     dtypes = tuple(device.peak_tflops)
     dtype = right.radio("Roofline precision", dtypes, key="roofline_dtype", horizontal=True) if len(dtypes) > 1 else dtypes[0]
     if dtype not in dtypes:
