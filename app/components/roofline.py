@@ -13,7 +13,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 import effnet
-from app.components import charts, controls, projector, units
+from app.components import charts, projector, units, url_state
 from app.components.text import escape_markdown
 from app.services import roofline as roofline_service
 from effnet.roofline import DEVICES, Device
@@ -66,7 +66,7 @@ def take_case_from_url() -> None:
                           ("roofline_batch", tuple(map(str, BATCHES)))):
         if offered is None:  # the precisions of the device chosen (a T4 has no bfloat16)
             offered = tuple(DEVICES.get(st.session_state.get("roofline_device"), DEVICES["H100 SXM"]).peak_tflops)
-        value = controls.take_url_param(name)
+        value = url_state.take_url_param(name)
         if value is None:
             continue
         if value in offered:
