@@ -89,8 +89,8 @@ from .cam_models import (  # re-exported: part of effnet.cam's API
     untrained_model,
 )
 from .images import load_image
-from .overlay import overlay
 from .model import LAYER_NAMES, EfficientNet
+from .overlay import overlay
 from .weights import imagenet_categories
 
 __all__ = [
