@@ -1,8 +1,10 @@
 """The roofline's measured CPU roof: probed once per server and shared by every session.
 
 effnet.roofline.probe_cpu times matrix products and a large copy for about half a second. Two probes
-at once would each measure half the machine, so the first caller probes under a lock and every
-session then reads the same frozen Device (immutable: sharing it across threads is safe).
+at once would each measure half the machine, so the first caller probes under a lock (Streamlit's
+cache also makes concurrent first callers wait for one computation; the lock says so in the code and
+holds if the cache is ever cleared mid-probe) and every session then reads the same frozen Device
+(immutable: sharing it across threads is safe).
 """
 
 from __future__ import annotations
