@@ -58,7 +58,7 @@ _LAZY = {
         "METHODS", "CamModel", "CamResult", "checkpoint_model", "compare_family", "compare_resolutions",
         "compare_stages", "compute_cam", "overlap_matrix", "trained_model", "untrained_model",
     ),
-    "images": ("ImageError", "load_image"),
+    "images": ("ImageError", "load_image", "original_size"),
     "cost.latency": ("Latency", "LatencyError", "cuda_available", "device_description", "measure_latency"),
     "layers": ("LayerProfile", "LayerRow", "layer_profile"),
     "onnx_export": ("ExportError", "ExportedModel", "export_onnx"),

@@ -90,6 +90,7 @@ from .cam_models import (  # re-exported: part of effnet.cam's API
 )
 from .images import load_image
 from .model import LAYER_NAMES, EfficientNet
+from .overlay import overlay
 from .weights import imagenet_categories
 
 __all__ = [
@@ -213,18 +214,13 @@ class CamResult:
         if max_side and max(base.size) > max_side:
             scale = max_side / max(base.size)
             base = base.resize((max(1, round(base.width * scale)), max(1, round(base.height * scale))), Image.Resampling.BILINEAR)
-        import cv2  # pytorch-grad-cam's dependency; its colour map is the one CAM papers show
-
         grid = self.image_grid((base.height, base.width))
-        colours = cv2.cvtColor(cv2.applyColorMap(np.uint8(np.clip(grid, 0, 1) * 255), cv2.COLORMAP_JET), cv2.COLOR_BGR2RGB)
-        pixels = np.asarray(base, dtype=np.float32)
         scale_x, scale_y = base.width / self.image_size[0], base.height / self.image_size[1]
         left, top, right, bottom = self.crop_box
         box = (left * scale_x, top * scale_y, right * scale_x, bottom * scale_y)
         xs, ys = np.arange(base.width) + 0.5, np.arange(base.height) + 0.5
         inside = ((ys >= box[1]) & (ys < box[3]))[:, None] & ((xs >= box[0]) & (xs < box[2]))[None, :]
-        blended = np.where(inside[..., None], (1 - alpha) * pixels + alpha * colours, 0.4 * pixels)
-        result = Image.fromarray(np.uint8(np.clip(np.rint(blended), 0, 255)))
+        result = Image.fromarray(overlay(np.asarray(base), grid, alpha, inside))
         ImageDraw.Draw(result).rectangle([box[0], box[1], box[2] - 1, box[3] - 1], outline=(255, 255, 255), width=max(1, round(max(base.size) / 300)))
         return result
 

@@ -33,12 +33,13 @@ from types import ModuleType
 from typing import NoReturn
 
 from .cli_arguments import UsageError, add_network_arguments, config_from_arguments
-from .cli_format import ProgressBar, mib, milliseconds, si, table
+from .cli_format import ProgressBar, mib, milliseconds, table
 from .cost.devices import MODES
 from .cost.latency import Latency, measure_latency
 from .cost.traffic import Traffic, traffic
 from .profile import Profile, profile
 from .scaling import PRESETS, ScalingConfig, preset
+from .units import si
 
 
 def _load_cam_module() -> ModuleType | None:

@@ -23,7 +23,7 @@ import sys
 from pathlib import Path
 
 from . import cam
-from .images import ImageError, load_image
+from .images import FORMAT_NAMES, ImageError, load_image
 from .weights import WeightsUnavailableError
 
 PROG = "python -m effnet cam"
@@ -38,7 +38,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         help="Grad-CAM heatmaps of trained EfficientNets for image files",
         description="Where do trained EfficientNets look? One heatmap PNG per image and model.",
     )
-    parser.add_argument("images", nargs="+", metavar="IMAGE", help="JPEG, PNG, WebP, GIF, BMP or TIFF files")
+    parser.add_argument("images", nargs="+", metavar="IMAGE", help=f"{FORMAT_NAMES} files")
     parser.add_argument("--models", "--model", default=None,
                         help="comma-separated trained presets (default: lite0,lite1,lite2, with --sanity lite0; "
                              "b0..b7 when their weights are cached)")

@@ -33,8 +33,9 @@ from pathlib import Path
 
 from .experiment.plan import TITLES, matched_plan, paper_rows, plan_as_dicts
 from .experiment.results import read_results
-from .cli_format import LineProgress, ProgressBar, Quiet, si as _si, table as _table
+from .cli_format import LineProgress, ProgressBar, Quiet, table as _table
 from .experiment.train import MODES
+from .units import si
 
 # --quick: a tiny base (d0.5 w0.25 r56) at 2.5x on 3000 scenes of the easy level for 3 epochs.
 # Checked in tests: all five train, write their files and load back, and most beat chance.
@@ -166,7 +167,7 @@ def _plan(args: argparse.Namespace) -> int:
         p = paper.get(row["name"], {})
         table.append((row["name"], f"{row['depth_ratio']:.3g}", f"{row['width_ratio']:.3g}",
                       f"{row['resolution_ratio']:.3g} ({row['resolution']} px)", str(sum(row["layers"])),
-                      _si(row["params"]), _si(row["macs"]), f"{row['flops_multiple']:.2f}",
+                      si(row["params"]), si(row["macs"]), f"{row['flops_multiple']:.2f}",
                       f"{p.get('setting', '')}: {p.get('flops_b', '')} B FLOPs, {p.get('top1', '')}% top-1"))
     print("\n".join(_table(header, table, left=(0, 8))))
     print("Paper: Tan & Le, EfficientNet (arXiv:1905.11946v5), Table 7, ImageNet; its FLOPs are multiply-adds.")
@@ -242,7 +243,7 @@ def format_results(document: dict) -> str:
     rows = []
     for n in document["networks"]:
         grid_native = n.get("native_grid")
-        rows.append((n["name"], f"{n['depth']:.3g}", f"{n['width']:.3g}", str(n["resolution"]), _si(n["macs"]),
+        rows.append((n["name"], f"{n['depth']:.3g}", f"{n['width']:.3g}", str(n["resolution"]), si(n["macs"]),
                      _mean_sd(n, "test_accuracy"),
                      f"{_mean_sd(n, 'pointing_game_common')} ({_percent(n.get('pointing_game_common_chance'))})",
                      f"{grid_native}x{grid_native}: {_mean_sd(n, 'pointing_game_native')} "

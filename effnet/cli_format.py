@@ -1,11 +1,14 @@
-"""Formatting shared by the command line's subcommands: aligned tables, SI units, progress.
+"""Formatting shared by the command line's subcommands: aligned tables, durations, sizes, progress.
 
-Numbers carry units that fit their size (k, M, G; ms) and never appear in scientific notation.
+Numbers carry units that fit their size (k, M, G from effnet.units.si; ms) and never appear in
+scientific notation.
 """
 
 from __future__ import annotations
 
 from typing import Sequence, TextIO
+
+from .units import NOT_A_NUMBER
 
 
 def table(header: Sequence[str], rows: Sequence[Sequence[str]], left: Sequence[int] = ()) -> list[str]:
@@ -17,20 +20,14 @@ def table(header: Sequence[str], rows: Sequence[Sequence[str]], left: Sequence[i
     return [line(header), line(["-" * w for w in widths])] + [line(row) for row in rows]
 
 
-def si(value: float) -> str:
-    for factor, unit in ((1e9, "G"), (1e6, "M"), (1e3, "K")):
-        if abs(value) >= factor:
-            return f"{value / factor:.3g} {unit}"
-    return f"{value:g}"
-
-
 def milliseconds(value: float) -> str:
     """'5.06 ms', '0.0637 ms', '1,899 ms': three significant digits, never scientific notation."""
     return (f"{value:,.0f}" if value >= 100 else f"{value:.3g}" if value >= 1e-3 else "0") + " ms"
 
 
-def mib(num_bytes: float) -> str:
-    return f"{num_bytes / 2**20:,.1f} MiB"
+def mib(num_bytes: float | None) -> str:
+    """'20.5 MiB' (one decimal, as file managers show a download); '–' when the size is not known."""
+    return NOT_A_NUMBER if num_bytes is None else f"{num_bytes / 2**20:,.1f} MiB"
 
 
 class ProgressBar:

@@ -18,6 +18,7 @@ import json
 import sys
 
 from . import fetch
+from .cli_format import ProgressBar, mib, table
 
 FETCH_FAILED = 1
 
@@ -46,11 +47,9 @@ def _list(as_json: bool) -> int:
     if as_json:
         print(json.dumps([f.as_dict() for f in files], indent=2))
         return 0
-    from .cli_format import table as _table
-
-    rows = [(f.name, "yes" if f.available else "no", _size(f.published_bytes), f"{f.top1:.1f} %" if f.top1 else "–",
+    rows = [(f.name, "yes" if f.available else "no", mib(f.published_bytes), f"{f.top1:.1f} %" if f.top1 else "–",
              f.source) for f in files]
-    print("\n".join(_table(("Preset", "Here", "Size", "Top-1", "Source"), rows, left=(0, 1, 4))))
+    print("\n".join(table(("Preset", "Here", "Size", "Top-1", "Source"), rows, left=(0, 1, 4))))
     missing = [f.name for f in files if f.fetch_command]
     if missing:
         print(f"\nmissing: {', '.join(missing)}; get them with: python -m effnet weights fetch {' '.join(missing)}"
@@ -65,10 +64,8 @@ def _fetch(names: list[str], everything: bool) -> int:
     for name in wanted:  # every name checked before any download starts
         if name not in fetch.torchvision_names():
             fetch.fetch(name)  # raises the ValueError that names the accepted presets
-    from .cli_format import ProgressBar as _ProgressBar
-
     for name in wanted:
-        bar = _ProgressBar(sys.stderr) if sys.stderr.isatty() else None
+        bar = ProgressBar(sys.stderr) if sys.stderr.isatty() else None
         try:
             path = fetch.fetch(name, progress=bar)
         except fetch.FetchError as failure:
@@ -78,9 +75,6 @@ def _fetch(names: list[str], everything: bool) -> int:
             return FETCH_FAILED
         if bar is not None:
             bar.close()
-        print(f"{name}: {path} ({_size(path.stat().st_size)}, SHA-256 checked)", flush=True)
+        print(f"{name}: {path} ({mib(path.stat().st_size)}, SHA-256 checked)", flush=True)
     return 0
 
-
-def _size(count: int | None) -> str:
-    return "–" if count is None else f"{count / 2**20:.1f} MiB"

@@ -37,10 +37,11 @@ MIN_SIDE = 32  # smaller images are enlarged to this shorter side
 
 # Pillow's format names (its JPEG reader also opens MPO, the multi-picture JPEG of many cameras).
 ACCEPTED_FORMATS = ("JPEG", "PNG", "WEBP", "GIF", "BMP", "TIFF")
-ACCEPTED = (
-    f"accepted: JPEG, PNG, WebP, GIF, BMP or TIFF files up to {MAX_BYTES // 10**6} MB "
-    f"and {MAX_PIXELS // 10**6} megapixels"
-)
+FORMAT_NAMES = "JPEG, PNG, WebP, GIF, BMP or TIFF"  # ACCEPTED_FORMATS as people write them
+# The file name endings of ACCEPTED_FORMATS, for upload boxes (the decoder itself goes by content).
+EXTENSIONS = ("jpg", "jpeg", "png", "webp", "gif", "bmp", "tif", "tiff")
+ACCEPTED = f"accepted: {FORMAT_NAMES} files up to {MAX_BYTES // 10**6} MB and {MAX_PIXELS // 10**6} megapixels"
+ORIGINAL_SIZE = "original_size"  # the key in a loaded image's `info`: (width, height) before enlarging
 
 
 class ImageError(ValueError):
@@ -52,6 +53,11 @@ def load_image(data: bytes | str | Path | BinaryIO, name: str | None = None) -> 
 
     `name` is what messages call the file (default: the path or the file object's name).
     Raises ImageError for anything that is not an accepted image (see the module docstring).
+
+    The image's `info` keeps what the decoding changed: `info[ORIGINAL_SIZE]` is the picture's
+    (width, height) as oriented, before a tiny image is enlarged, and `info["format"]` Pillow's
+    name for the file's format; `original_size(image)` reads the first. Pillow carries `info`
+    through copy(), convert(), resize() and pickling (a cache's copy keeps it).
     """
     raw, label = _read_bytes(data, name)
     if not raw:
@@ -70,6 +76,7 @@ def load_image(data: bytes | str | Path | BinaryIO, name: str | None = None) -> 
     except Exception as error:  # Pillow's plugins raise many types on malformed headers
         raise ImageError(f"{label}: the file is corrupt ({_reason(error)}); {ACCEPTED}") from None
 
+    file_format = image.format  # before exif_transpose, whose copy has none
     width, height = image.size
     if width < 1 or height < 1:
         raise ImageError(f"{label}: the image has no pixels ({width}x{height}); {ACCEPTED}")
@@ -98,7 +105,18 @@ def load_image(data: bytes | str | Path | BinaryIO, name: str | None = None) -> 
         rgb = _to_rgb(image)
     except Exception as error:
         raise ImageError(f"{label}: pixel mode {image.mode} could not be converted ({_reason(error)}); {ACCEPTED}") from None
-    return _enlarge_tiny(rgb)
+    oriented_size = rgb.size
+    loaded = _enlarge_tiny(rgb)
+    loaded.info[ORIGINAL_SIZE] = oriented_size
+    loaded.info["format"] = file_format
+    return loaded
+
+
+def original_size(image: Image.Image) -> tuple[int, int]:
+    """(width, height) of the picture as the file holds it, oriented, before load_image enlarged a tiny
+    one (an image that did not come from load_image: its own size)."""
+    size = image.info.get(ORIGINAL_SIZE)
+    return (int(size[0]), int(size[1])) if size else image.size
 
 
 def _read_bytes(data: bytes | str | Path | BinaryIO, name: str | None) -> tuple[bytes, str]:

@@ -55,6 +55,7 @@ from .cam import METHOD_LABELS as CAM_LABELS, METHODS as CAM_METHODS, _method_cl
 from .cam import class_names as imagenet_or_numbered, model_lock, normalise_layer, resolve_target
 from .cam_models import MAX_CAM_BYTES, CamModel
 from .images import load_image
+from .overlay import overlay as draw_overlay
 from .profile import profile
 from .scaling import ConfigError, ScalingConfig
 
@@ -116,12 +117,7 @@ class SanityResult:
     def overlay(self, step: int, method: str, alpha: float = 0.5, side: int | None = None) -> Image.Image:
         """Step `step`'s map of `method` in jet colours over the crop the network saw (as the page shows
         CAMs), `side` pixels square (default: the input's)."""
-        import cv2  # pytorch-grad-cam's dependency; the colour map effnet.cam uses
-
-        grey = np.uint8(np.clip(self.steps[step].maps[method], 0, 1) * 255)
-        colours = cv2.cvtColor(cv2.applyColorMap(grey, cv2.COLORMAP_JET), cv2.COLOR_BGR2RGB).astype(np.float32)
-        blended = (1 - alpha) * self.picture.astype(np.float32) + alpha * colours
-        image = Image.fromarray(np.uint8(np.clip(np.rint(blended), 0, 255)))
+        image = Image.fromarray(draw_overlay(self.picture, self.steps[step].maps[method], alpha))
         return image if side is None or side == image.width else image.resize((side, side), Image.Resampling.BILINEAR)
 
     def curve(self, method: str, measure: str = "spearman") -> list[float]:

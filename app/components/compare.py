@@ -1,6 +1,6 @@
 """Pin and compare: the pinned configuration beside the current one, figure by figure.
 
-The sidebar's pin (controls.encode_pin, kept in the URL) names a configuration; this section shows
+The sidebar's pin (url_state.encode_pin, kept in the URL) names a configuration; this section shows
 both profiles with the ratio current ÷ pinned, and both stage tables in one table. Charts ① to ③
 draw the pinned configuration too (app.components.charts, `pinned` arguments).
 """

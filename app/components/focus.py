@@ -2,7 +2,7 @@
 and outlined, instead of the top of the page with the point one to three screens down.
 
 A link carries `focus=<name>` next to the control values; the page takes it out of the URL once
-(controls.take_url_param), wraps each target in `section(name)`, and calls `scroll()` at its end.
+(url_state.take_url_param), wraps each target in `section(name)`, and calls `scroll()` at its end.
 The mark stays until the configuration changes. Only names from TARGETS reach the page's HTML:
 no text from the URL is ever written into it.
 """
@@ -14,7 +14,7 @@ from typing import Iterator
 
 import streamlit as st
 
-from app.components import controls
+from app.components import url_state
 from app.components.text import escape_markdown
 
 TARGETS = {
@@ -31,7 +31,7 @@ MARK = "#f59e0b"
 
 def take_from_url(configuration: str) -> None:
     """Read a link's `focus` once; forget the mark when `configuration` (its label) has changed."""
-    name = controls.take_url_param("focus")
+    name = url_state.take_url_param("focus")
     if name is not None:
         if name in TARGETS:
             previous = st.session_state.get(_STATE) or {}

@@ -13,20 +13,15 @@ import plotly.graph_objects as go
 import streamlit as st
 
 import effnet
-from app.components import charts, controls, projector, units
+from app.components import charts, projector, units, url_state
 from app.components.text import escape_markdown
+from app.services import roofline as roofline_service
 from effnet.cost.devices import DEVICES, Device
-from effnet.cost.roofline import probe_cpu
 from effnet.cost.traffic import traffic
 
 CPU = "This CPU (probe)"
 # Similar ImageNet accuracy (torchvision's weights: B4 83.4%, V2-S 84.2%)
 SIMILAR = ("b4", "v2_s")
-
-
-@st.cache_resource(show_spinner="Probing this CPU's peak and bandwidth…")
-def _cpu_roof() -> Device:
-    return probe_cpu()
 
 
 def figure(device: Device, dtype: str, rows: list[dict], label: str, measured: dict | None = None) -> go.Figure:
@@ -71,7 +66,7 @@ def take_case_from_url() -> None:
                           ("roofline_batch", tuple(map(str, BATCHES)))):
         if offered is None:  # the precisions of the device chosen (a T4 has no bfloat16)
             offered = tuple(DEVICES.get(st.session_state.get("roofline_device"), DEVICES["H100 SXM"]).peak_tflops)
-        value = controls.take_url_param(name)
+        value = url_state.take_url_param(name)
         if value is None:
             continue
         if value in offered:
@@ -87,7 +82,7 @@ def section(config: effnet.ScalingConfig) -> None:
     left, middle, right = st.columns(3)
     device_name = left.selectbox("Roofline device", tuple(DEVICES) + (CPU,), key="roofline_device")
     batch = int(middle.selectbox("Roofline batch (images)", BATCHES, key="roofline_batch"))
-    device = _cpu_roof() if device_name == CPU else DEVICES[device_name]
+    device = roofline_service.cpu_roof() if device_name == CPU else DEVICES[device_name]
     dtypes = tuple(device.peak_tflops)
     dtype = right.radio("Roofline precision", dtypes, key="roofline_dtype", horizontal=True) if len(dtypes) > 1 else dtypes[0]
     if dtype not in dtypes:

@@ -11,13 +11,12 @@ this session's state (OWN_RESULTS) and the page shows it instead of the committe
 
 from __future__ import annotations
 
-import pandas as pd
 import streamlit as st
 
 import effnet
 from app.components import projector, units
 from app.components.controls import Selection
-from app.components.same_flops import plan_columns
+from app.components.plan_table import plan_table
 from app.components.text import escape_markdown
 from app.services import plans, training
 
@@ -56,11 +55,7 @@ def _plan(selection: Selection) -> None:
     except effnet.ConfigError as refusal:
         st.error(f"{config.label} × {multiple:g}: {refusal}")
         return
-    projector.table(pd.DataFrame([{
-        **plan_columns(row),
-        "Multiply-adds": units.si(row["macs"]),
-        "× the base": units.times(row["flops_multiple"]),
-    } for row in rows]))
+    projector.table(plan_table(rows))
     st.markdown("The command that trains these five with the full recipe (on the GPU when there is one; "
                 "add `--seeds 3` for mean ± sd over seeds):")
     st.code(plans.run_command(config, float(multiple)), language="bash")

@@ -10,12 +10,12 @@ measures one configuration at a time on this server.
 
 from __future__ import annotations
 
-import pandas as pd
 import streamlit as st
 
 import effnet
 from app.components import projector, units
 from app.components.experiment_charts import short_name
+from app.components.plan_table import plan_table
 from app.services import plans
 from effnet.experiment.plan import TOLERANCE
 
@@ -40,14 +40,7 @@ def section(config: effnet.ScalingConfig) -> None:
     except effnet.ConfigError as refusal:
         st.warning(f"{config.label} × {multiple:g}: {refusal}")
         return
-    projector.table(pd.DataFrame([{
-        **plan_columns(row),
-        "Multiply-adds": f"{units.si(row['macs'])} ({units.times(row['flops_multiple'])})",
-        "Activation memory": units.binary_bytes(row["activation_bytes"]),
-        "Training activations": units.binary_bytes(row["training_activation_bytes"]),
-        **{f"H200 batch {batch} (predicted)": units.duration_ms(row[f"predicted_ms_batch{batch}"])
-           for batch in plans.PREDICTED_BATCHES},
-    } for row in rows]))
+    projector.table(plan_table(rows, costs=True, predicted_batches=plans.PREDICTED_BATCHES))
     missed = [row for row in rows if abs(row["error"]) > TOLERANCE]
     if missed:
         st.caption(" ".join(
@@ -64,14 +57,3 @@ def section(config: effnet.ScalingConfig) -> None:
                "because every layer is at least one kernel the CPU must launch in turn. To measure a row on this "
                "server, set its d, w, r in the sidebar (Manual mode) and use the Latency panel.")
 
-
-def plan_columns(row: dict) -> dict:
-    """The columns every matched-plan table shows: network, d, w, r, layers, parameters."""
-    return {
-        "Network": short_name(row["name"]),
-        "d": f"{row['depth']:.3g}",
-        "w": f"{row['width']:.3g}",
-        "r": f"{row['resolution']} px",
-        "Layers": sum(row["layers"]),
-        "Parameters": units.si(row["params"]),
-    }

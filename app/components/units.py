@@ -1,62 +1,18 @@
 """Numbers with units that fit their size: the one place the app turns a quantity into text.
 
-Every figure on screen goes through these helpers, so a projector never shows "3.85e+03 B" or
-"2359.00 M": three significant digits, an SI prefix chosen by the size (k, M, G, T, P), and never
-scientific notation. Binary prefixes (KiB, MiB, GiB) are for memory, as operating systems show it.
+SI counts come from effnet.units (the command line shows them the same way); durations, ratios,
+shares and binary sizes are added here. Every figure on screen goes through these helpers, so a
+projector never shows "3.85e+03 B" or "2359.00 M": three significant digits, an SI prefix chosen
+by the size (k, M, G, T, P), and never scientific notation. Binary prefixes (KiB, MiB, GiB) are for memory, as operating systems show it.
 """
 
 from __future__ import annotations
 
 import math
 
-SI_PREFIXES = ((1e15, "P"), (1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k"), (1.0, ""))
+from effnet.units import NOT_A_NUMBER, fixed_point, round_significant, si
+
 BINARY_PREFIXES = ((2**50, "PiB"), (2**40, "TiB"), (2**30, "GiB"), (2**20, "MiB"), (2**10, "KiB"), (1, "B"))
-NOT_A_NUMBER = "–"
-
-
-def _digits(value: float, significant: int = 3) -> str:
-    """A non-negative value below 1000 with `significant` digits, fixed-point: 1.00, 21.3, 386."""
-    if value == 0:
-        return "0"
-    decimals = max(0, significant - 1 - math.floor(math.log10(value)))
-    return f"{value:.{decimals}f}"
-
-
-def _round_significant(value: float, significant: int = 3) -> float:
-    """`value` rounded to `significant` digits, so that 999.7 becomes 1000 and gets the next prefix."""
-    if value == 0:
-        return 0.0
-    return round(value, significant - 1 - math.floor(math.log10(value)))
-
-
-def _scaled(value: float, prefixes: tuple[tuple[float, str], ...]) -> tuple[float, str]:
-    for factor, prefix in prefixes:
-        if value >= factor:
-            return value / factor, prefix
-    return value / prefixes[-1][0], prefixes[-1][1]
-
-
-def si(value: float, unit: str = "", significant: int = 3) -> str:
-    """`value` with an SI prefix: 5_288_548 -> '5.29 M', 3.85e12 with unit 'FLOP/s' -> '3.85 TFLOP/s'.
-
-    `unit` is a symbol glued to the prefix (FLOP/s, B); for a word, append it: si(1234) + " images/s".
-
-    Values below 1 keep up to `significant` digits in plain notation (0.5 -> '0.500'); the largest
-    prefix is P (10^15), above which the number grows ('1,230 P').
-    """
-    if value is None or not math.isfinite(value):
-        return NOT_A_NUMBER
-    sign = "-" if value < 0 else ""
-    magnitude = _round_significant(abs(value), significant)
-    if magnitude >= 1000 * SI_PREFIXES[0][0]:
-        text, prefix = f"{magnitude / SI_PREFIXES[0][0]:,.0f}", SI_PREFIXES[0][1]
-    elif magnitude >= 1 or magnitude == 0:
-        scaled, prefix = _scaled(magnitude, SI_PREFIXES)
-        text = _digits(_round_significant(scaled, significant), significant)
-    else:
-        text, prefix = _digits(magnitude, significant), ""
-    space = " " if prefix or unit else ""
-    return f"{sign}{text}{space}{prefix}{unit}"
 
 
 def signed_si(value: float, unit: str = "") -> str:
@@ -75,12 +31,12 @@ def binary_bytes(count: float) -> str:
     if magnitude < 1024:
         return f"{sign}{magnitude:.0f} B"
     for factor, unit in reversed(BINARY_PREFIXES[:-1]):  # KiB first
-        rounded = _round_significant(magnitude / factor, 3)
+        rounded = round_significant(magnitude / factor, 3)
         if rounded < 1000 or unit == BINARY_PREFIXES[0][1]:
             break
     if rounded >= 1000:  # beyond PiB
         return f"{sign}{rounded:,.0f} {unit}"
-    return f"{sign}{_digits(rounded)} {unit}"
+    return f"{sign}{fixed_point(rounded)} {unit}"
 
 
 def signed_count(change: int, unit: str = "") -> str:
@@ -94,7 +50,7 @@ def duration_ms(milliseconds: float) -> str:
     """A duration given in ms, in the unit that fits: '850 µs', '21.3 ms', '2.01 s', '3.50 min'."""
     if milliseconds is None or not math.isfinite(milliseconds):
         return NOT_A_NUMBER
-    seconds = _round_significant(abs(milliseconds), 3) / 1000
+    seconds = round_significant(abs(milliseconds), 3) / 1000
     if seconds < 1e-3:
         value, unit = seconds * 1e6, "µs"
     elif seconds < 1:
@@ -103,12 +59,12 @@ def duration_ms(milliseconds: float) -> str:
         value, unit = seconds, "s"
     else:
         value, unit = seconds / 60, "min"
-    value = _round_significant(value, 3)
+    value = round_significant(value, 3)
     if unit == "µs" and value >= 1000:
         value, unit = 1.0, "ms"
     if unit == "ms" and value >= 1000:
         value, unit = 1.0, "s"
-    return ("-" if milliseconds < 0 else "") + f"{_digits(value) if value < 1000 else f'{value:,.0f}'} {unit}"
+    return ("-" if milliseconds < 0 else "") + f"{fixed_point(value) if value < 1000 else f'{value:,.0f}'} {unit}"
 
 
 def wall_time(seconds: float | None) -> str:
@@ -117,10 +73,10 @@ def wall_time(seconds: float | None) -> str:
     if seconds is None or not math.isfinite(seconds) or seconds <= 0:
         return "not recorded"
     if seconds < 100:
-        return f"{_digits(_round_significant(seconds, 3))} s"
+        return f"{fixed_point(round_significant(seconds, 3))} s"
     if seconds < 100 * 60:
-        return f"{_digits(_round_significant(seconds / 60, 3))} min"
-    return f"{_digits(_round_significant(seconds / 3600, 3)) if seconds < 1000 * 3600 else f'{seconds / 3600:,.0f}'} h"
+        return f"{fixed_point(round_significant(seconds / 60, 3))} min"
+    return f"{fixed_point(round_significant(seconds / 3600, 3)) if seconds < 1000 * 3600 else f'{seconds / 3600:,.0f}'} h"
 
 
 def duration_range_ms(low: float, high: float) -> str:
@@ -128,7 +84,7 @@ def duration_range_ms(low: float, high: float) -> str:
     upper = duration_ms(high)
     unit = upper.rsplit(" ", 1)[-1]
     factor = {"µs": 1e-3, "ms": 1.0, "s": 1e3, "min": 6e4}[unit]
-    return f"{_digits(_round_significant(low / factor, 3)) if low > 0 else '0'}–{upper}"
+    return f"{fixed_point(round_significant(low / factor, 3)) if low > 0 else '0'}–{upper}"
 
 
 def times(ratio: float) -> str:
@@ -137,10 +93,10 @@ def times(ratio: float) -> str:
         return NOT_A_NUMBER
     if ratio >= 1e6:
         return "×" + si(ratio)
-    rounded = _round_significant(ratio, 3)
+    rounded = round_significant(ratio, 3)
     if rounded >= 1000:
         return f"×{rounded:,.0f}"
-    return "×" + _digits(rounded)
+    return "×" + fixed_point(rounded)
 
 
 def percent(share: float) -> str:

@@ -14,5 +14,6 @@
   its ONNX Runtime latency (not cached), both on demand.
 - `sanity`: finished sanity checks of every session (`store.SharedStore`, one lock), and `store`
   itself: results of work that shows progress while it runs (faithfulness too).
+- `roofline`: this CPU's measured roof (`st.cache_resource`, probed once under a lock; a frozen Device).
 - `training`: the one training subprocess a server runs at a time, and its progress (a lock).
 """

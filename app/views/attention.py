@@ -10,7 +10,6 @@ Optionally each panel gets faithfulness figures (effnet.faithfulness) beside a r
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
 
 import streamlit as st
@@ -18,14 +17,13 @@ import streamlit as st
 import effnet
 from app.components import cam_panels, controls, units
 from app.components.text import escape_markdown
-from effnet.images import ACCEPTED, MAX_BYTES as MAX_PHOTO_BYTES, ImageError
+from effnet.images import ACCEPTED, EXTENSIONS, FORMAT_NAMES, MAX_BYTES as MAX_PHOTO_BYTES, ImageError, original_size
 
 # effnet.cam and the CAM service import torch (seconds on a cold server): they are imported inside the
 # functions, after render() has put the page up with a spinner, instead of before anything shows.
 
 ASSETS = Path(__file__).resolve().parents[2] / "assets"
 SAMPLES = ("chelsea.jpg", "coffee.jpg", "astronaut.jpg")
-IMAGE_TYPES = ["jpg", "jpeg", "png", "webp", "gif", "bmp", "tif", "tiff"]
 REFERENCE = "lite0"
 MAX_CHECKPOINT_MB = 300  # .streamlit/config.toml's server.maxUploadSize: B7's state dict is about 270 MB
 UPSCALE_WARNING = 2.0  # say so when the network sees the image enlarged this much or more
@@ -49,9 +47,9 @@ def _images() -> list[tuple[str, bytes]]:
     """(name, bytes) of the uploaded images, or of the chosen sample when nothing is uploaded."""
     left, right = st.columns([3, 2])
     uploads = left.file_uploader(
-        "Upload one or more images", type=IMAGE_TYPES, accept_multiple_files=True, key="cam_upload",
+        "Upload one or more images", type=list(EXTENSIONS), accept_multiple_files=True, key="cam_upload",
         max_upload_size=MAX_PHOTO_BYTES // 10**6,  # the box says the photo limit, not the checkpoints' 300 MB
-        help="JPEG, PNG, WebP, GIF, BMP or TIFF; read in memory, never stored",
+        help=f"{FORMAT_NAMES}; read in memory, never stored",
     )
     sample = right.selectbox("…or use a sample photo", SAMPLES, key="cam_sample",
                              help="used when no image is uploaded")
@@ -178,17 +176,6 @@ def _requests(comparison: str, selection: controls.Selection, checkpoint: tuple[
     return [(source, (None,), None)]
 
 
-def _stored_size(data: bytes, decoded) -> tuple[int, int]:
-    """The image's size as stored in the file (effnet.load_image enlarges tiny images to 32 px)."""
-    from PIL import Image
-
-    try:
-        with Image.open(io.BytesIO(data)) as header:  # reads the header only, no decoding
-            return header.size
-    except Exception:  # noqa: BLE001 - load_image accepted it; its size is the next best answer
-        return decoded.size
-
-
 def _input_side(source, resolution: int | None) -> int:
     """The side in pixels that a map request feeds the network."""
     if resolution:
@@ -223,7 +210,7 @@ def _compute(image_name: str, image_bytes: bytes, requests, method: str, target:
     except ImageError as error:
         st.error(escape_markdown(str(error)))
         return None
-    width, height = _stored_size(image_bytes, image)
+    width, height = original_size(image)  # load_image enlarges tiny images to 32 px: the warning needs the photo's own size
     network_side = max(_input_side(source, resolution) for source, _, resolution in requests)
     upscale = network_side / min(width, height)
     if upscale >= UPSCALE_WARNING:

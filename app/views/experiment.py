@@ -21,7 +21,6 @@ from effnet.experiment import paper_rows, synthetic
 
 SCENES_PER_DRAW = 3
 PHOTO_KINDS = ("imagefolder", "imagenette")
-IMAGE_TYPES = ["jpg", "jpeg", "png", "webp", "gif", "bmp", "tif", "tiff"]
 TASK_LABELS = {"small": "Small objects (committed)", "large": "Large objects"}
 # What each task leans towards, and why: a statement about the task's construction, not a result.
 TASK_LINES = {
@@ -239,9 +238,9 @@ def _scene_panels(folder: str, stamp, document: dict) -> None:
 
 def _upload_panels(folder: str, stamp, document: dict) -> None:
     from app.services import cam as cam_service
-    from effnet.images import MAX_BYTES, ImageError
+    from effnet.images import EXTENSIONS, MAX_BYTES, ImageError
 
-    uploads = st.file_uploader("Upload photos of these classes", type=IMAGE_TYPES, accept_multiple_files=True,
+    uploads = st.file_uploader("Upload photos of these classes", type=list(EXTENSIONS), accept_multiple_files=True,
                                key="exp_upload", help="read in memory, never stored",
                                max_upload_size=MAX_BYTES // 10**6)  # the photo limit, not the checkpoints' 300 MB
     classes = ", ".join(escape_markdown(str(c)) for c in document["dataset"]["classes"])

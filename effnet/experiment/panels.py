@@ -29,6 +29,7 @@ from typing import Mapping, Sequence
 import numpy as np
 from PIL import Image
 
+from ..overlay import overlay as draw_overlay
 from . import synthetic
 from .results import ResultsError
 
@@ -196,15 +197,13 @@ def outline(mask: np.ndarray, thickness: int = 2) -> np.ndarray:
 def overlay(image: np.ndarray, heatmap: np.ndarray | None, edge: np.ndarray | None, display: int = DISPLAY) -> np.ndarray:
     """RGB uint8 (display, display, 3): the input enlarged with nearest-neighbour pixels (its real
     pixels), the map in the jet colour map at half opacity (bilinear), the outline in white."""
-    import cv2  # pytorch-grad-cam's dependency; effnet.cam uses the same colour map
-
-    base = np.asarray(Image.fromarray(image).resize((display, display), Image.Resampling.NEAREST), dtype=np.float32)
+    picture = np.asarray(Image.fromarray(image).resize((display, display), Image.Resampling.NEAREST), dtype=np.uint8)
     if heatmap is not None:
         grid = np.asarray(Image.fromarray(np.asarray(heatmap, dtype=np.float32), mode="F")
                           .resize((display, display), Image.Resampling.BILINEAR))
-        colours = cv2.cvtColor(cv2.applyColorMap(np.uint8(np.clip(grid, 0, 1) * 255), cv2.COLORMAP_JET), cv2.COLOR_BGR2RGB)
-        base = 0.5 * base + 0.5 * colours
-    picture = np.uint8(np.clip(np.rint(base), 0, 255))
+        picture = draw_overlay(picture, grid, alpha=0.5)
+    else:
+        picture = picture.copy()  # the outline is drawn into it
     if edge is not None:
         picture[edge] = OUTLINE
     return picture

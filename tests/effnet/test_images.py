@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import builtins
 import io
+import pickle
 import struct
 import zlib
 
@@ -11,7 +12,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from effnet.images import MAX_BYTES, MAX_PIXELS, MIN_SIDE, ImageError, load_image
+from effnet.images import (ACCEPTED, ACCEPTED_FORMATS, EXTENSIONS, MAX_BYTES, MAX_PIXELS, MIN_SIDE, ImageError, load_image,
+                           original_size)
 
 
 def encode(image: Image.Image, format: str, **options) -> bytes:
@@ -113,7 +115,7 @@ def test_exif_orientation_six_rotates_clockwise():
     exif = Image.Exif()
     exif[0x0112] = 6  # "rotate 90 degrees clockwise to display"
     image = load_image(encode(source, "JPEG", exif=exif.tobytes(), quality=95))
-    assert image.size == (40, 80)
+    assert image.size == (40, 80) and original_size(image) == (40, 80)  # as shown, not as stored
     top, bottom = np.asarray(image, dtype=int)[10, 20], np.asarray(image, dtype=int)[70, 20]
     assert top[0] > 200 and top[2] < 60  # the left (red) edge is now on top
     assert bottom[2] > 200 and bottom[0] < 60
@@ -123,12 +125,14 @@ def test_tiny_images_are_enlarged_keeping_their_colours():
     source = Image.fromarray(np.array([[[255, 0, 0], [0, 255, 0]], [[0, 0, 255], [255, 255, 255]]], dtype=np.uint8))
     image = load_image(encode(source, "PNG"))
     assert image.size == (MIN_SIDE, MIN_SIDE)
+    assert original_size(image) == (2, 2) and image.info["format"] == "PNG"  # what the file held
+    assert original_size(pickle.loads(pickle.dumps(image.copy()))) == (2, 2)  # kept through a cache's copy
     assert pixel(image, (0, 0)) == (255, 0, 0) and pixel(image, (MIN_SIDE - 1, MIN_SIDE - 1)) == (255, 255, 255)
 
 
 def test_thin_images_are_enlarged_up_to_a_ratio_and_refused_beyond():
     image = load_image(encode(Image.new("RGB", (1, 10), (9, 9, 9)), "PNG"))
-    assert image.size == (MIN_SIDE, 10 * MIN_SIDE)
+    assert image.size == (MIN_SIDE, 10 * MIN_SIDE) and original_size(image) == (1, 10)
     with pytest.raises(ImageError, match=r"line\.png: .*1x500.*too thin"):
         load_image(encode(Image.new("RGB", (1, 500)), "PNG"), name="line.png")
 
@@ -210,3 +214,14 @@ def test_bytes_are_decoded_without_opening_any_file(monkeypatch):
     monkeypatch.setattr(builtins, "open", refuse)
     monkeypatch.setattr(io, "open", refuse)
     assert load_image(data).size == (64, 48)
+
+
+def test_the_upload_boxes_endings_are_pillows_names_for_the_accepted_formats():
+    registered = Image.registered_extensions()  # Pillow's own table: ".jpg" -> "JPEG"
+    assert {registered[f".{ending}"] for ending in EXTENSIONS} == set(ACCEPTED_FORMATS)
+    assert all(ending in ACCEPTED.lower() or ending in ("jpg", "tif") for ending in EXTENSIONS)
+
+
+def test_an_image_not_from_load_image_reports_its_own_size():
+    assert original_size(Image.new("RGB", (7, 5))) == (7, 5)
+    assert original_size(load_image(encode(quadrants(), "PNG"))) == (64, 48)
