@@ -277,7 +277,7 @@ def render() -> None:
                "the part outside the square crop the network saw is dimmed. Each map is scaled to 0–1 on its own.")
     controls.show_messages(selection)
     with st.spinner("Loading PyTorch and the trained networks (the first visit after the server starts)…"):
-        from app.services import cam as cam_service
+        from app.services import cam as cam_service  # noqa: F401  (loaded here so the spinner says why)
     images = _images()
     comparison, method, target = _settings()
     scored = st.toggle("Faithfulness: does the highlighted region drive the prediction?", key="cam_faithfulness",

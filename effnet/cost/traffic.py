@@ -153,7 +153,7 @@ def stage_layers(stage: Stage, batch: int = 1, dtype: str = "float32", num_class
                     size * (2 * map_values + vectors), size * step.params, size * (map_values + vectors),
                 ))
             else:
-                in_channels, out_channels = step.input_shape[0], step.output_shape[0]
+                in_channels = step.input_shape[0]
                 kernel = stage.kernel_size if step.name in ("depthwise",) or (step.name == "expand" and stage.kind == "fused_mbconv") else 1
                 groups = in_channels if step.name == "depthwise" else 1
                 layers.append(_conv_layer(f"{prefix} {step.name}", step.input_shape, step.output_shape, kernel, groups, batch, size))

@@ -19,7 +19,7 @@ followed by a look at the step on either side of the target.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from typing import Callable
 
 from ..paper import TABLE7
