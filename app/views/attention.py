@@ -15,7 +15,8 @@ from pathlib import Path
 import streamlit as st
 
 import effnet
-from app.components import cam_panels, controls, units
+from app.components import controls, units
+from app.views.attention_sections import cam_panels
 from app.components.text import escape_markdown
 from effnet.images import ACCEPTED, EXTENSIONS, FORMAT_NAMES, MAX_BYTES as MAX_PHOTO_BYTES, ImageError, original_size
 
@@ -349,7 +350,7 @@ def _sanity_section(images: list[tuple[str, bytes]]) -> None:
         st.caption("Adebayo et al., \"Sanity Checks for Saliency Maps\" (NeurIPS 2018): does the map change when the "
                    "network's weights are replaced by random ones?")
         return
-    from app.components import sanity_panel
+    from app.views.attention_sections import sanity_panel
     from app.services import cam as cam_service
     from app.services import sanity as sanity_service
     from effnet import sanity

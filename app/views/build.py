@@ -11,7 +11,8 @@ import pandas as pd
 import streamlit as st
 
 import effnet
-from app.components import charts, compare, controls, focus, latency_panel, layers, projector, roofline, same_flops, units
+from app.components import charts, controls, projector, units
+from app.views.build_sections import compare, focus, latency_panel, layers, roofline, same_flops
 from app.services import profiles
 
 STAGE_NAMES = {1: "1 stem", 9: "9 head"}

@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import streamlit as st
 
-from app.components import controls, experiment_charts, experiment_panels, experiment_table, projector, run_yourself, units
+from app.components import controls, experiment_charts, projector, units
+
+from app.views.experiment_sections import experiment_panels, experiment_table, run_yourself
 from app.components.charts import export_config
 from app.components.text import escape_markdown
 from app.services import experiment as service

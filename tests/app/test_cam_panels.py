@@ -1,4 +1,4 @@
-"""app.components.cam_panels.slide_png: a Grad-CAM panel for a slide, at twice the on-screen size,
+"""app.views.attention_sections.cam_panels.slide_png: a Grad-CAM panel for a slide, at twice the on-screen size,
 with its caption drawn under it (the slide exports)."""
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ def panel_and_image(one_torch_thread):
 
 
 def test_a_slide_is_twice_the_panel_on_screen_with_a_caption_band(panel_and_image):
-    from app.components import cam_panels
+    from app.views.attention_sections import cam_panels
 
     panel, image = panel_and_image
     on_screen = Image.open(io.BytesIO(panel.overlay_png))

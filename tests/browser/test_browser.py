@@ -218,7 +218,7 @@ def test_build_page_moves_with_phi(server, browser_page):
 
 def test_attention_page_shows_panels_and_a_clear_error(server, browser_page):
     page = browser_page
-    page.get_by_role("link", name=re.compile("Attention")).first.click()
+    page.goto(server + "/attention")  # its own address: the test does not depend on another having opened the app
     uploader = page.locator("[data-testid=stFileUploader] input[type=file]").first
     uploader.wait_for(state="attached")
     uploader.set_input_files(str(ROOT / "assets" / "chelsea.jpg"))
@@ -243,7 +243,7 @@ def test_attention_page_shows_panels_and_a_clear_error(server, browser_page):
 
 def test_learn_page_renders_formulas_and_its_links_set_the_controls(server, browser_page):
     page = browser_page
-    page.get_by_role("link", name=re.compile("Learn")).first.click()
+    page.goto(server + "/learn")
     page.locator(".katex").first.wait_for()
     _full_screenshot(page, "learn")
     page.get_by_role("link", name=re.compile("depth × 2 only")).click()

@@ -1,13 +1,15 @@
 """The latency section: options, a button, a progress bar, and the last measurement with its conditions;
-then the GPU figures any machine can show (app.components.latency_prediction): predicted and recorded."""
+then the GPU figures any machine can show (app.views.build_sections.latency_prediction): predicted and recorded."""
 
 from __future__ import annotations
 
 import streamlit as st
 
-from app.components import latency_prediction, units
+from app.components import units
+
 from app.components.controls import Selection
 from app.services import exports, latency  # torch-free until a measurement starts
+from app.views.build_sections import latency_prediction
 from effnet.cost.devices import GPU_ONLY_MODES, MODES  # torch-free: the options before any measurement
 from effnet.cost.summary import Figures, latency_sentence
 
